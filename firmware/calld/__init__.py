@@ -1,1 +1,4 @@
-"""calld: the control plane. Pure call logic (facts, ivr, acd, stations, calls, control) + the asyncio shell (main)."""
+"""calld: the control plane.
+
+Pure call logic (facts, ivr, acd, stations, calls, control) and the asyncio shell (main).
+"""

@@ -21,7 +21,7 @@ class AgentState(enum.StrEnum):
 
     LOGGED_OUT = "logged_out"
     AVAILABLE = "available"  # logged in, idle, can be offered a call
-    UNAVAILABLE = "unavailable"  # logged in but cannot take a call (ring mode off hook, nailed on hook)
+    UNAVAILABLE = "unavailable"  # logged in, cannot take a call (ring: off hook; nailed: on hook)
     RINGING = "ringing"  # a call is being offered (station ringing)
     WHISPER = "whisper"  # the agent is hearing the whisper; caller still on hold
     ON_CALL = "on_call"
