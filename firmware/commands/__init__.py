@@ -1,0 +1,1 @@
+"""The `callbox` subcommands, one module each (see firmware/cli.py)."""
