@@ -43,8 +43,11 @@ __all__ = [
     "CallerIdReceiver",
     "CallerIdSender",
     "callerid_signal",
+    "checksum",
     "decode_message",
+    "dtmf_digits",
     "encode_message",
+    "parse_dtmf_digits",
 ]
 
 RATE = 8000
