@@ -1,0 +1,329 @@
+"""The MQTT topic tree and payloads, as pure functions: facts in, `StatusMessage`s out.
+
+No I/O here: firmware/status/publisher.py sends what these functions return. The contract is
+written in firmware/status/README.md; DESIGN.md §3.6 is the plan it follows.
+
+Every payload is a JSON object with `"schema": SCHEMA`. Times are epoch seconds of the media
+engine's clock (virtual in a simulation), rounded to the millisecond, and are moments
+(`since`, `oldest_since`, `t`) rather than durations that would change every second: a
+wallboard computes "waiting for 42 s" itself, and a retained message stays true until the
+state changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from firmware.calld import facts as f
+
+SCHEMA = 1
+PREFIX = "callbox/v1"
+QOS_STATE = 1  # retained state: at least once
+QOS_EVENT = 1  # events: at least once as well (wallboard counters must not miss one)
+DEFAULT_STATS_EXPIRY_S = 300  # MQTT5 message expiry of queue stats (refreshed at half of it)
+EVENT_KINDS = ("offered", "answered", "completed", "abandoned", "timeout", "alarm")
+COMMAND_VERBS = ("ping", "snapshot")
+MAX_COMMAND_BYTES = 4096
+_FORBIDDEN = set("/+#\0")
+
+
+class TopicError(ValueError):
+    """A name cannot be used as one level of an MQTT topic."""
+
+
+class CommandError(ValueError):
+    """An incoming `cmd/<verb>` message is malformed or asks for something unknown."""
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    """One MQTT publication: where, what, and how the broker keeps it."""
+
+    topic: str
+    payload: Mapping[str, Any]
+    retain: bool
+    qos: int
+    expiry_s: int | None = None  # MQTT5 Message Expiry Interval; None = never expires
+
+    def encode(self) -> bytes:
+        return encode_payload(self.payload)
+
+
+def encode_payload(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=False).encode()
+
+
+def segment(name: object) -> str:
+    """One topic level from a name (queue, agent, site…); TopicError if it cannot be one."""
+    text = str(name)
+    if not text or _FORBIDDEN & set(text) or len(text.encode()) > 128:
+        raise TopicError(f"{text!r} cannot be an MQTT topic level (empty, too long, or / + # NUL)")
+    return text
+
+
+@dataclass(frozen=True)
+class TopicTree:
+    """`callbox/v1/<site>/<box>/…` for one box."""
+
+    site: str
+    box: str
+
+    def __post_init__(self) -> None:
+        segment(self.site)
+        segment(self.box)
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}/{self.site}/{self.box}"
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    def queue_stats(self, queue: str) -> str:
+        return f"{self.base}/queue/{segment(queue)}/stats"
+
+    def agent_state(self, agent: str) -> str:
+        return f"{self.base}/agent/{segment(agent)}/state"
+
+    def port_status(self, channel: int) -> str:
+        return f"{self.base}/port/{int(channel)}/status"
+
+    def event(self, kind: str) -> str:
+        return f"{self.base}/event/{segment(kind)}"
+
+    def cmd(self, verb: str) -> str:
+        return f"{self.base}/cmd/{segment(verb)}"
+
+    @property
+    def cmd_filter(self) -> str:
+        return f"{self.base}/cmd/+"
+
+    @property
+    def reply_filter(self) -> str:
+        """Where requesters should ask for MQTT5 responses (`reply/<client id>`)."""
+        return f"{self.base}/reply/#"
+
+
+def _t(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+# ---- the box -----------------------------------------------------------------------------------
+
+
+def online(
+    tree: TopicTree,
+    *,
+    since: float,
+    version: str,
+    clock: str,
+    media: str,
+    media_since: float,
+    dsp: str = "",
+) -> StatusMessage:
+    """The birth message (retained): published on every connect and when the media link changes.
+
+    `since` is when this calld came up; `media` is "up" or "down" (the media engine link).
+    """
+    payload: dict[str, Any] = {
+        "schema": SCHEMA,
+        "state": "online",
+        "since": _t(since),
+        "version": version,
+        "clock": clock,
+        "media": {"state": media, "since": _t(media_since)},
+    }
+    if dsp:
+        payload["dsp"] = dsp
+    return StatusMessage(tree.status, payload, retain=True, qos=QOS_STATE)
+
+
+def offline(tree: TopicTree) -> StatusMessage:
+    """The last will (retained): the broker publishes it when calld goes away uncleanly; calld
+    publishes it itself on a clean shutdown."""
+    return StatusMessage(
+        tree.status, {"schema": SCHEMA, "state": "offline"}, retain=True, qos=QOS_STATE
+    )
+
+
+# ---- facts -------------------------------------------------------------------------------------
+
+
+def queue_stats(
+    tree: TopicTree, s: f.QueueStats, expiry_s: int = DEFAULT_STATS_EXPIRY_S
+) -> StatusMessage:
+    sl = s.service_level
+    payload = {
+        "schema": SCHEMA,
+        "queue": s.queue,
+        "t": _t(s.t),
+        "waiting": s.waiting,
+        "oldest_since": _t(s.oldest_since),
+        "agents": dict(s.agents),
+        "offered": s.offered,
+        "answered": s.answered,
+        "abandoned": s.abandoned,
+        "answered_within_sl": s.answered_within_sl,
+        "sl_threshold_s": s.sl_threshold_s,
+        "service_level": None if sl is None else round(sl, 4),
+    }
+    return StatusMessage(
+        tree.queue_stats(s.queue), payload, retain=True, qos=QOS_STATE, expiry_s=expiry_s
+    )
+
+
+def agent_state(tree: TopicTree, a: f.AgentStateChanged) -> StatusMessage:
+    payload = {
+        "schema": SCHEMA,
+        "agent": a.agent,
+        "name": a.name,
+        "state": str(a.state),
+        "since": _t(a.since),
+        "station": a.station,
+        "call_id": a.call_id,
+        "queue": a.queue,
+        "caller_number": a.caller_number,
+        "reason": a.reason,
+    }
+    return StatusMessage(tree.agent_state(a.agent), payload, retain=True, qos=QOS_STATE)
+
+
+def port_status(tree: TopicTree, p: f.PortStatus) -> StatusMessage:
+    payload = {
+        "schema": SCHEMA,
+        "channel": p.channel,
+        "kind": p.kind,
+        "name": p.name,
+        "state": str(p.state),
+        "since": _t(p.since),
+        "call_id": p.call_id,
+    }
+    return StatusMessage(tree.port_status(p.channel), payload, retain=True, qos=QOS_STATE)
+
+
+def _event(tree: TopicTree, kind: str, t: float, **fields: Any) -> StatusMessage:
+    payload = {"schema": SCHEMA, "kind": kind, "t": _t(t), **fields}
+    return StatusMessage(tree.event(kind), payload, retain=False, qos=QOS_EVENT)
+
+
+def alarm(tree: TopicTree, t: float, source: str, alarm: str, detail: str = "") -> StatusMessage:
+    """`event/alarm`: a span alarm from the card, or a callbox program FATAL/flapping."""
+    return _event(tree, "alarm", t, source=source, alarm=alarm, detail=detail)
+
+
+def messages_for(
+    tree: TopicTree, fact: object, stats_expiry_s: int = DEFAULT_STATS_EXPIRY_S
+) -> list[StatusMessage]:
+    """What the status feed publishes for one fact (often nothing: records-only facts)."""
+    match fact:
+        case f.QueueStats():
+            return [queue_stats(tree, fact, stats_expiry_s)]
+        case f.AgentStateChanged():
+            return [agent_state(tree, fact)]
+        case f.PortStatus():
+            return [port_status(tree, fact)]
+        case f.CallOffered():
+            return [
+                _event(
+                    tree,
+                    "offered",
+                    fact.t,
+                    call_id=fact.call_id,
+                    channel=fact.channel,
+                    trunk_group=fact.trunk_group,
+                    caller_number=fact.caller_number,
+                    caller_name=fact.caller_name,
+                )
+            ]
+        case f.AgentConnected():
+            return [
+                _event(
+                    tree,
+                    "answered",
+                    fact.t,
+                    call_id=fact.call_id,
+                    queue=fact.queue,
+                    agent=fact.agent,
+                    holdtime=round(fact.holdtime, 3),
+                    ringtime=round(fact.ringtime, 3),
+                )
+            ]
+        case f.CallCompleted():
+            return [
+                _event(
+                    tree,
+                    "completed",
+                    fact.t,
+                    call_id=fact.call_id,
+                    queue=fact.queue,
+                    agent=fact.agent,
+                    side=str(fact.side),
+                    holdtime=round(fact.holdtime, 3),
+                    calltime=round(fact.calltime, 3),
+                )
+            ]
+        case f.CallAbandoned():
+            return [
+                _event(
+                    tree,
+                    "abandoned",
+                    fact.t,
+                    call_id=fact.call_id,
+                    queue=fact.queue,
+                    position=fact.position,
+                    origposition=fact.origposition,
+                    waittime=round(fact.waittime, 3),
+                )
+            ]
+        case f.CallTimedOut():
+            return [
+                _event(
+                    tree,
+                    "timeout",
+                    fact.t,
+                    call_id=fact.call_id,
+                    queue=fact.queue,
+                    position=fact.position,
+                    origposition=fact.origposition,
+                    waittime=round(fact.waittime, 3),
+                )
+            ]
+    return []
+
+
+# ---- commands (cmd/<verb>, MQTT5 request/response) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    verb: str
+    args: Mapping[str, Any]
+
+
+def parse_command(tree: TopicTree, topic: str, payload: bytes) -> CommandRequest:
+    """Check one `cmd/<verb>` message; CommandError says what is wrong with it."""
+    prefix = f"{tree.base}/cmd/"
+    if not topic.startswith(prefix) or "/" in topic[len(prefix) :]:
+        raise CommandError(f"not a command topic: {topic!r}")
+    verb = topic[len(prefix) :]
+    if verb not in COMMAND_VERBS:
+        raise CommandError(f"unknown command {verb!r} (known: {', '.join(COMMAND_VERBS)})")
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"payload of {len(payload)} bytes, more than {MAX_COMMAND_BYTES}")
+    try:
+        body = json.loads(payload.decode("utf-8")) if payload else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CommandError(f"payload is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise CommandError('payload must be a JSON object like {"schema": 1}')
+    if body.get("schema") != SCHEMA:
+        raise CommandError(f'payload needs "schema": {SCHEMA}, got {body.get("schema")!r}')
+    return CommandRequest(verb, {k: v for k, v in body.items() if k != "schema"})
+
+
+def command_reply(ok: bool, **fields: Any) -> dict[str, Any]:
+    return {"schema": SCHEMA, "ok": ok, **fields}
