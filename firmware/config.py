@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from firmware.wavfile import WavError, read_wav_info
+from cython_ext.wavfile import WavError, read_wav_info
 
 T = TypeVar("T")
 
