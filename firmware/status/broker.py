@@ -19,6 +19,7 @@ does not import aiomqtt (only firmware/status/publisher.py does).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import hashlib
@@ -34,8 +35,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from firmware.status.topics import TopicTree
+
+if TYPE_CHECKING:
+    from firmware.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,70 @@ SALT_BYTES = 12
 
 class BrokerError(RuntimeError):
     """The broker could not be set up or started."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the box's broker is and who we are on it."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 15
+
+    def __str__(self) -> str:
+        who = f"{self.username}@" if self.username else ""
+        return f"mqtt://{who}{self.host}:{self.port}"
+
+
+def broker_address(
+    host: str,
+    port: int,
+    username: str = "",
+    password_file: Path | None = None,
+    keepalive_s: int = 15,
+) -> BrokerAddress:
+    """A BrokerAddress from config-style settings; the password is read from `password_file`
+    (its first line). BrokerError when the file cannot be read."""
+    password = None
+    if password_file is not None:
+        try:
+            lines = Path(password_file).read_text().splitlines()
+        except OSError as exc:
+            raise BrokerError(f"{password_file}: cannot read the MQTT password: {exc}") from exc
+        password = lines[0].strip() if lines else ""
+    return BrokerAddress(host, port, username or None, password, keepalive_s)
+
+
+def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
+    """The broker overrides `callbox run` hands to calld and the watchdog."""
+    g = parser.add_argument_group("MQTT broker (overrides the config's [mqtt])")
+    g.add_argument("--mqtt-host")
+    g.add_argument("--mqtt-port", type=int)
+    g.add_argument("--mqtt-username")
+    g.add_argument("--mqtt-password-file", type=Path)
+
+
+def address_from_config(config: Config, args: argparse.Namespace | None = None) -> BrokerAddress:
+    """The broker address of `config.mqtt`, with `add_mqtt_arguments` overrides applied."""
+    m = config.mqtt
+
+    def pick(name: str, default: Any) -> Any:
+        value = getattr(args, name, None) if args is not None else None
+        return default if value is None else value
+
+    return broker_address(
+        pick("mqtt_host", m.host),
+        pick("mqtt_port", m.port),
+        pick("mqtt_username", m.username),
+        pick("mqtt_password_file", m.password_file),
+        m.keepalive_s,
+    )
+
+
+def tree_for(config: Config) -> TopicTree:
+    return TopicTree(config.box.site, config.box.box_id, config.mqtt.topic_prefix)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from firmware.status import topics
+from firmware.status.broker import BrokerAddress
 from firmware.status.topics import CommandError, CommandRequest, StatusMessage, TopicTree
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,6 @@ CommandHandler = Callable[[CommandRequest], Awaitable[Mapping[str, Any]]]
 
 class StatusLinkError(ConnectionError):
     """The broker could not be reached or dropped the connection."""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    keepalive_s: int = 15
-
-    def __str__(self) -> str:
-        who = f"{self.username}@" if self.username else ""
-        return f"mqtt://{who}{self.host}:{self.port}"
 
 
 @dataclass
@@ -353,6 +341,21 @@ class StatusPublisher:
         if self._on_command is None:
             return {"error": f"{request.verb} is not served by this publisher"}
         return await self._on_command(request)
+
+
+async def publish_once(
+    broker: BrokerAddress, messages: list[StatusMessage], timeout: float = 5.0
+) -> None:
+    """Connect, publish, disconnect (a short-lived sender such as the supervisor watchdog).
+
+    Raises StatusLinkError when the broker cannot be reached in time.
+    """
+    try:
+        async with asyncio.timeout(timeout), _client(broker, None, None) as client:
+            for msg in messages:
+                await _publish(client, msg)
+    except (aiomqtt.MqttError, TimeoutError) as exc:
+        raise StatusLinkError(f"{broker}: {exc}") from exc
 
 
 # ---- the reading side --------------------------------------------------------------------------

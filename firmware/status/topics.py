@@ -70,14 +70,18 @@ class TopicTree:
 
     site: str
     box: str
+    prefix: str = ""  # the whole base topic, when the config overrides callbox/v1/<site>/<box>
 
     def __post_init__(self) -> None:
         segment(self.site)
         segment(self.box)
+        if self.prefix:
+            for level in self.prefix.split("/"):
+                segment(level)
 
     @property
     def base(self) -> str:
-        return f"{PREFIX}/{self.site}/{self.box}"
+        return self.prefix or f"{PREFIX}/{self.site}/{self.box}"
 
     @property
     def status(self) -> str:
