@@ -202,6 +202,7 @@ class FeatureCodes:
     login_failed_prompt: tuple[Path, ...] = ()
     logout_prompt: tuple[Path, ...] = ()
     offer_prompt: tuple[Path, ...] = ()  # the beep a nailed-up agent hears before the whisper
+    hangup_prompt: tuple[Path, ...] = ()  # a nailed-up agent hears this when the caller hangs up
 
 
 @dataclass(frozen=True)
@@ -856,6 +857,7 @@ def _read_features(root: _Table, sounds: Path) -> FeatureCodes:
         login_failed_prompt=_prompt_or(r, t, "login_failed_prompt", "agent-incorrect", sounds),
         logout_prompt=_prompt_or(r, t, "logout_prompt", "agent-loggedoff", sounds),
         offer_prompt=_prompt_or(r, t, "offer_prompt", "beep", sounds),
+        hangup_prompt=_prompt_or(r, t, "hangup_prompt", "descending-2tone", sounds),
     )
     t.done()
     return f
