@@ -9,20 +9,15 @@ import pytest
 
 from firmware.calld.control import CallControl
 from firmware.calld.facts import Fact
-from firmware.config import Config, parse_config
+from firmware.config import Config, hash_pin, parse_config
 from firmware.media import protocol as p
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "firmware" / "prompts"
 T0 = 1_700_000_000.0
 
-# PINs: 1001 -> "1001", 1002 -> "2002", 1003 -> "3003" (hashes from firmware/dev.toml)
-HASH = {
-    "1001": "scrypt$n=16384,r=8,p=1$nd/0h566RKI9WBGxMXVTgA==$n4eDr10jAzSqJgDmjgsbqoN9ME4+vQVNO2ho0MlA6g4=",
-    "1002": "scrypt$n=16384,r=8,p=1$pI9PiznZNpVe0LSUvCgUUw==$FvPNroX9gsUlRal0R1oSo7fLohNg9K2riuq+QKi9XBA=",
-    "1003": "scrypt$n=16384,r=8,p=1$LvC7Nh3R1bq8XTh6umTZKw==$u3J5ivcMNB6hyny9Khs+xfahG45SSQYuXBdKH9W7hiY=",
-}
 PIN = {"1001": "1001", "1002": "2002", "1003": "3003"}
+HASH = {a: hash_pin(pin, salt=a.encode() * 4) for a, pin in PIN.items()}
 
 CONFIG = f"""
 [box]
