@@ -20,7 +20,7 @@ RATE = 8000
 
 
 def tilt(samples: np.ndarray, db: float, low_hz: float, high_hz: float) -> np.ndarray:
-    """Filter so that `high_hz` comes out `db` dB below `low_hz` (negative: above), mean level kept."""
+    """Make `high_hz` come out `db` dB below `low_hz` (negative: above); mean level kept."""
     g = 10.0 ** (db / 20.0)
     cl = math.cos(2.0 * math.pi * low_hz / RATE)
     ch = math.cos(2.0 * math.pi * high_hz / RATE)
