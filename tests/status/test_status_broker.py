@@ -57,7 +57,7 @@ def test_credentials_are_private_random_and_kept(box_broker: Any, tmp_path: Path
 
 def test_anonymous_and_wrong_password_are_refused(box_broker: Any) -> None:
     anon = MqttProbe(box_broker.host, box_broker.port)
-    wrong = MqttProbe(box_broker.host, box_broker.port, username="box7-calld", password="guess")
+    wrong = MqttProbe(box_broker.host, box_broker.port, username="calld", password="guess")
     try:
         time.sleep(0.5)
         assert not anon.connected.is_set() and anon.connect_reason.is_failure
@@ -158,3 +158,37 @@ def test_a_browser_wallboard_subscribes_over_websockets(box_broker: Any) -> None
         assert got.retain and got.json()["state"] == "paused"
     finally:
         ws.close()
+
+
+def test_first_boot_provisioning_configures_a_system_style_mosquitto(tmp_path: Path) -> None:
+    from firmware.status.provision import provision
+    from firmware.supervisor import REPO
+
+    config = tmp_path / "callbox.toml"
+    config.write_text((REPO / "firmware" / "dev.toml").read_text())
+    (tmp_path / "prompts").symlink_to(REPO / "firmware" / "prompts")
+    port, ws = free_port(), free_port()
+    conf_d = tmp_path / "conf.d"
+    snippet = provision(
+        config, tmp_path / "mqtt", conf_d, host="127.0.0.1", port=port, websockets_port=ws
+    )
+    creds = load_credentials(tmp_path / "mqtt" / "credentials.json")
+    assert (tmp_path / "mqtt" / "calld.password").read_text().strip() == creds["calld"].password
+    # rerunning keeps the credentials
+    provision(config, tmp_path / "mqtt", conf_d, host="127.0.0.1", port=port, websockets_port=ws)
+    assert load_credentials(tmp_path / "mqtt" / "credentials.json") == creds
+    main = tmp_path / "mosquitto.conf"  # like Debian's: persistence etc., then include_dir
+    main.write_text(f"persistence false\nlog_dest stderr\ninclude_dir {snippet.parent}\n")
+    import os
+    import pwd
+
+    main.write_text(f"user {pwd.getpwuid(os.getuid()).pw_name}\n" + main.read_text())
+    with MosquittoProcess(main, "127.0.0.1", port, tmp_path / "log"):
+        ok = MqttProbe(
+            "127.0.0.1", port, username="calld", password=creds["calld"].password
+        ).wait_connected()
+        ok.close()
+        anon = MqttProbe("127.0.0.1", port)
+        time.sleep(0.3)
+        assert anon.connect_reason is not None and anon.connect_reason.is_failure
+        anon.close()
