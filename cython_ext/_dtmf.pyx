@@ -1,0 +1,324 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3, initializedcheck=False
+"""Compiled DTMF receiver (see `dtmf.py` for the design, `_dtmf_ref.py` for the twin).
+
+All state lives in `DtmfRx`. `process()` takes a block of any length and runs a `noexcept nogil`
+loop that correlates each 40-sample sub-block with the eight DTMF tones, decides each 160-sample
+window and debounces the decisions; finished digits go into a fixed event buffer, which the
+Python side drains between chunks, so nothing is allocated inside the loop.
+"""
+
+from libc.math cimport atan2, cos, floor, remainder, sin, sqrt
+from libc.stdint cimport int16_t, int64_t
+
+DEF SUB = 40
+DEF NSUB = 4
+DEF WIN = 160
+DEF NTONES = 8
+DEF MAX_EVENTS = 64
+
+cdef double RATE = 8000.0
+cdef double PI = 3.141592653589793
+cdef double RMS_0DBM0 = 32767.0 * 10.0 ** (-3.14 / 20.0) / sqrt(2.0)
+cdef double MIN_TONE_POWER = RMS_0DBM0 * RMS_0DBM0 * 10.0 ** (-38.0 / 10.0)
+cdef double FREQ_TOL = 0.025
+cdef double TWIST_HIGH_MAX = 10.0 ** (6.0 / 10.0)
+cdef double TWIST_LOW_MAX = 10.0 ** (10.0 / 10.0)
+cdef double NEIGHBOUR_MAX = 10.0 ** (-10.0 / 10.0)
+cdef double ENERGY_RATIO_MIN = 0.70
+cdef double FILL_MIN = 0.6
+cdef double HARMONIC_F0_MIN = 110.0
+cdef double HARMONIC_RATIO_TOL = 0.01
+cdef double HARMONIC_MAX = 10.0 ** (-10.0 / 10.0)
+cdef int DETECT_WINDOWS = 3
+cdef int GAP_WINDOWS = 8
+
+cdef double FREQS[NTONES]
+FREQS[:] = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0]
+
+KEYS = "123A456B789C*0#D"
+
+cdef double HANN[WIN]
+cdef int _n
+for _n in range(WIN):
+    HANN[_n] = 0.5 - 0.5 * cos(2.0 * PI * (_n + 0.5) / WIN)
+
+
+cdef class DtmfRx:
+    cdef double tab_re[SUB][NTONES]
+    cdef double tab_im[SUB][NTONES]
+    cdef double w[NTONES]
+    cdef double rot_c[NTONES][NSUB]
+    cdef double rot_s[NTONES][NSUB]
+    cdef double acc_re[NTONES]
+    cdef double acc_im[NTONES]
+    cdef double acc_e
+    cdef int fill
+    cdef double xr[NSUB][NTONES]
+    cdef double xi[NSUB][NTONES]
+    cdef double energy[NSUB]
+    cdef double ring[WIN]
+    cdef int ring_pos
+    cdef int64_t nsub
+    cdef int cand, run, cur, misses
+    cdef double run_start, cur_start, cur_end
+    cdef int nev
+    cdef int ev_key[MAX_EVENTS]
+    cdef double ev_start[MAX_EVENTS]
+    cdef double ev_end[MAX_EVENTS]
+
+    def __cinit__(self):
+        cdef int n, k, i
+        for k in range(NTONES):
+            self.w[k] = 2.0 * PI * FREQS[k] / RATE
+            for i in range(NSUB):
+                self.rot_c[k][i] = cos(self.w[k] * i * SUB)
+                self.rot_s[k][i] = -sin(self.w[k] * i * SUB)
+        for n in range(SUB):
+            for k in range(NTONES):
+                self.tab_re[n][k] = cos(2.0 * PI * n * FREQS[k] / RATE)
+                self.tab_im[n][k] = -sin(2.0 * PI * n * FREQS[k] / RATE)
+        self.reset()
+
+    def reset(self):
+        cdef int k, i
+        for k in range(NTONES):
+            self.acc_re[k] = 0.0
+            self.acc_im[k] = 0.0
+            for i in range(NSUB):
+                self.xr[i][k] = 0.0
+                self.xi[i][k] = 0.0
+        for i in range(NSUB):
+            self.energy[i] = 0.0
+        for i in range(WIN):
+            self.ring[i] = 0.0
+        self.ring_pos = 0
+        self.acc_e = 0.0
+        self.fill = 0
+        self.nsub = 0
+        self.cand = -1
+        self.run = 0
+        self.run_start = 0.0
+        self.cur = -1
+        self.cur_start = 0.0
+        self.cur_end = 0.0
+        self.misses = 0
+        self.nev = 0
+
+    @property
+    def current(self):
+        return self.cur
+
+    def process(self, const int16_t[::1] block):
+        cdef Py_ssize_t pos = 0, n = block.shape[0], chunk
+        events = []
+        # An event needs at least one sub-block, so a chunk of MAX_EVENTS sub-blocks cannot
+        # overflow the event buffer.
+        while pos < n:
+            chunk = min(n - pos, <Py_ssize_t>(MAX_EVENTS - 1) * SUB)
+            with nogil:
+                self._run(block, pos, pos + chunk)
+            pos += chunk
+            events.extend(self._drain())
+        return events
+
+    def flush(self):
+        if self.cur >= 0:
+            self._emit(self.cur, self.cur_start, self.cur_end)
+            self.cur = -1
+        self.run = 0
+        self.cand = -1
+        return self._drain()
+
+    cdef list _drain(self):
+        cdef int i
+        out = [(self.ev_key[i], self.ev_start[i], self.ev_end[i]) for i in range(self.nev)]
+        self.nev = 0
+        return out
+
+    cdef inline void _emit(self, int key, double start, double end) noexcept nogil:
+        self.ev_key[self.nev] = key
+        self.ev_start[self.nev] = start
+        self.ev_end[self.nev] = end
+        self.nev += 1
+
+    cdef void _run(self, const int16_t[::1] block, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+        cdef Py_ssize_t j
+        cdef int k, f
+        cdef double x
+        cdef double* tr
+        cdef double* ti
+        for j in range(start, stop):
+            x = block[j]
+            f = self.fill
+            tr = self.tab_re[f]
+            ti = self.tab_im[f]
+            for k in range(NTONES):
+                self.acc_re[k] += x * tr[k]
+                self.acc_im[k] += x * ti[k]
+            self.acc_e += x * x
+            self.ring[self.ring_pos + f] = x
+            self.fill = f + 1
+            if self.fill == SUB:
+                self._sub_block()
+
+    cdef void _sub_block(self) noexcept nogil:
+        cdef int i, k
+        for i in range(NSUB - 1):
+            for k in range(NTONES):
+                self.xr[i][k] = self.xr[i + 1][k]
+                self.xi[i][k] = self.xi[i + 1][k]
+            self.energy[i] = self.energy[i + 1]
+        for k in range(NTONES):
+            self.xr[NSUB - 1][k] = self.acc_re[k]
+            self.xi[NSUB - 1][k] = self.acc_im[k]
+            self.acc_re[k] = 0.0
+            self.acc_im[k] = 0.0
+        self.energy[NSUB - 1] = self.acc_e
+        self.acc_e = 0.0
+        self.fill = 0
+        self.ring_pos = (self.ring_pos + SUB) % WIN
+        self.nsub += 1
+        if self.nsub < NSUB:
+            return
+        self._decide(self._analyse())
+
+    cdef int _analyse(self) noexcept nogil:
+        cdef double e0 = self.energy[0], e1 = self.energy[1]
+        cdef double e2 = self.energy[2], e3 = self.energy[3]
+        cdef double e_max = max(max(e0, e1), max(e2, e3))
+        cdef double e_min = min(min(e0, e1), min(e2, e3))
+        cdef double total = e0 + e1 + e2 + e3
+        cdef int group, base, k, i, best
+        cdef double re, im, mag, best_mag, second_mag, c, s, c1, s1
+        cdef double h1r, h1i, h2r, h2i, pr, pi_, turn, offset, wk, power
+        cdef int picks[2]
+        cdef double powers[2]
+        cdef double freqs[2]
+        if total < 2.0 * WIN * MIN_TONE_POWER or e_min < FILL_MIN * e_max:
+            return -1
+        for group in range(2):
+            base = 4 * group
+            best = -1
+            best_mag = -1.0
+            second_mag = -1.0
+            for k in range(base, base + 4):
+                re = 0.0
+                im = 0.0
+                for i in range(NSUB):
+                    c = self.rot_c[k][i]
+                    s = self.rot_s[k][i]
+                    re += self.xr[i][k] * c - self.xi[i][k] * s
+                    im += self.xr[i][k] * s + self.xi[i][k] * c
+                mag = re * re + im * im
+                if mag > best_mag:
+                    second_mag = best_mag
+                    best = k
+                    best_mag = mag
+                elif mag > second_mag:
+                    second_mag = mag
+            c1 = self.rot_c[best][1]
+            s1 = self.rot_s[best][1]
+            h1r = self.xr[0][best] + self.xr[1][best] * c1 - self.xi[1][best] * s1
+            h1i = self.xi[0][best] + self.xr[1][best] * s1 + self.xi[1][best] * c1
+            h2r = self.xr[2][best] + self.xr[3][best] * c1 - self.xi[3][best] * s1
+            h2i = self.xi[2][best] + self.xr[3][best] * s1 + self.xi[3][best] * c1
+            pr = h2r * h1r + h2i * h1i
+            pi_ = h2i * h1r - h2r * h1i
+            if pr == 0.0 and pi_ == 0.0:
+                return -1
+            turn = atan2(pi_, pr) - self.w[best] * 2 * SUB
+            turn = remainder(turn, 2.0 * PI)
+            offset = turn / (2 * SUB)
+            if abs(offset) > FREQ_TOL * self.w[best]:
+                return -1
+            re = 0.0
+            im = 0.0
+            wk = self.w[best] + offset
+            for i in range(NSUB):
+                c = cos(wk * i * SUB)
+                s = -sin(wk * i * SUB)
+                re += self.xr[i][best] * c - self.xi[i][best] * s
+                im += self.xr[i][best] * s + self.xi[i][best] * c
+            power = 2.0 * (re * re + im * im) / (WIN * WIN)
+            if power < MIN_TONE_POWER or second_mag * 2.0 / (WIN * WIN) > NEIGHBOUR_MAX * power:
+                return -1
+            picks[group] = best
+            powers[group] = power
+            freqs[group] = wk
+        if powers[1] > TWIST_HIGH_MAX * powers[0] or powers[0] > TWIST_LOW_MAX * powers[1]:
+            return -1
+        if (powers[0] + powers[1]) * WIN < ENERGY_RATIO_MIN * total:
+            return -1
+        if self._voiced(freqs[0], freqs[1]):
+            return -1
+        return picks[0] * 4 + (picks[1] - 4)
+
+    cdef double _hann_power(self, double w) noexcept nogil:
+        cdef double c_step = cos(w), s_step = -sin(w)
+        cdef double c = 1.0, s = 0.0, re = 0.0, im = 0.0, v, c2
+        cdef int n
+        for n in range(WIN):
+            v = self.ring[(self.ring_pos + n) % WIN] * HANN[n]
+            re += v * c
+            im += v * s
+            c2 = c * c_step - s * s_step
+            s = c * s_step + s * c_step
+            c = c2
+        return re * re + im * im
+
+    cdef bint _voiced(self, double wl, double wh) noexcept nogil:
+        cdef double f0_min = 2.0 * PI * HARMONIC_F0_MIN / RATE
+        cdef double ref = -1.0, f0
+        cdef int n = 2, m, j, k
+        cdef int ks[4]
+        while wl / n >= f0_min:
+            f0 = wl / n
+            m = <int>floor(wh / f0 + 0.5)
+            if m > n and abs(wh / m - f0) <= HARMONIC_RATIO_TOL * f0:
+                if ref < 0.0:
+                    ref = min(self._hann_power(wl), self._hann_power(wh))
+                f0 = (wl + wh) / (n + m)
+                ks[0] = n - 1
+                ks[1] = n + 1
+                ks[2] = m - 1
+                ks[3] = m + 1
+                for j in range(4):
+                    k = ks[j]
+                    if k < 1 or k == n or k == m or (j == 2 and k == n + 1):
+                        continue
+                    if self._hann_power(k * f0) > HARMONIC_MAX * ref:
+                        return True
+            n += 1
+        return False
+
+    cdef void _decide(self, int key) noexcept nogil:
+        cdef double e0 = self.energy[0], e1 = self.energy[1]
+        cdef double e2 = self.energy[2], e3 = self.energy[3]
+        cdef double win_start = <double>((self.nsub - NSUB) * SUB)
+        cdef double ref
+        if key >= 0 and key == self.cand:
+            self.run += 1
+        elif key >= 0:
+            self.cand = key
+            self.run = 1
+            ref = (e1 + e2 + e3) / 3.0
+            self.run_start = win_start + SUB * (1.0 - min(1.0, e0 / ref))
+        else:
+            self.cand = -1
+            self.run = 0
+        if key >= 0 and key == self.cur:
+            self.misses = 0
+            ref = (e0 + e1 + e2) / 3.0
+            self.cur_end = win_start + WIN - SUB * (1.0 - min(1.0, e3 / ref))
+            return
+        if self.cur >= 0:
+            self.misses += 1
+            if self.misses >= GAP_WINDOWS or (key >= 0 and self.run >= DETECT_WINDOWS):
+                self._emit(self.cur, self.cur_start, self.cur_end)
+                self.cur = -1
+        if self.cur < 0 and key >= 0 and self.run >= DETECT_WINDOWS:
+            self.cur = key
+            self.cur_start = self.run_start
+            ref = (e0 + e1 + e2) / 3.0
+            self.cur_end = win_start + WIN - SUB * (1.0 - min(1.0, e3 / ref))
+            self.misses = 0
