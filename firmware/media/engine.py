@@ -96,7 +96,7 @@ class EngineConfig:
     echo_tail_ms: int = 64
     callerid_standard: str = "bell202"  # FSK caller ID sent to stations
     callerid_delay_ms: int = 2500  # from ring start to the FSK burst (after the 1st ring)
-    dtmf_level_dbm0: float = -7.0  # per tone, for `dial`
+    dtmf_level_dbm0: float = -10.0  # per tone, for `dial`
     record_dir: Path = Path(".")  # relative `record` files resolve here
     impl: str | None = None  # DSP implementation override (None: cython_ext default)
 
@@ -302,18 +302,26 @@ class MohListener(Generator):
 
 
 class TonePlayer(Generator):
+    """A `cython_ext.tones.ToneGenerator`; a non-repeating tone (a beep) ends by itself."""
+
     kind = "tone"
 
-    def __init__(self, generator: Any, zone: str, name: str) -> None:
+    def __init__(self, channel: int, generator: Any, zone: str, name: str, play_id: Any) -> None:
+        self.channel = channel
         self.generator = generator
         self.zone = zone
         self.name = name
+        self.play_id = play_id
 
     def read(self, n: int) -> np.ndarray:
         return np.asarray(self.generator.generate(n), dtype=np.int16)
 
+    @property
+    def finished(self) -> bool:
+        return bool(self.generator.done)
+
     def describe(self) -> dict[str, Any]:
-        return {"type": self.kind, "zone": self.zone, "name": self.name}
+        return {"type": self.kind, "zone": self.zone, "name": self.name, "play_id": self.play_id}
 
 
 # ---- recording -----------------------------------------------------------------------------------
@@ -623,7 +631,7 @@ class Engine:
 
     def _set_generator(self, ch: ChannelState, gen: Generator | None, reason: str) -> None:
         old = ch.generator
-        if isinstance(old, PromptPlayer):
+        if isinstance(old, PromptPlayer | TonePlayer):
             self._emit(self._ended(old, self.now, reason))
         elif isinstance(old, MohListener):
             self._moh_listeners[old.moh_class] -= 1
@@ -633,7 +641,7 @@ class Engine:
         self._touch(ch)
 
     @staticmethod
-    def _ended(player: PromptPlayer, t: float, reason: str) -> p.Event:
+    def _ended(player: PromptPlayer | TonePlayer, t: float, reason: str) -> p.Event:
         channel = player.channel
         if isinstance(player, DtmfDialler):
             return p.DialDoneEvent(t=t, channel=channel, dial_id=player.play_id, reason=reason)
@@ -690,25 +698,20 @@ class Engine:
             return {}
         assert cmd.tone is not None
         zone_name = cmd.zone or self.config.zone
-        zone = self._zone(zone_name, "tone")
-        spec = getattr(zone, cmd.tone, None) if not cmd.tone.startswith("_") else None
-        if spec is None or callable(spec):
-            names = self._tone_names(zone)
-            raise CommandError(
-                "bad_args", f"tone: zone {zone_name} has no tone {cmd.tone!r} (known: {names})"
-            )
         tones = self.kernels.need("tones", "tone")
-        gen = tones.ToneGenerator(spec)
-        self._set_generator(ch, TonePlayer(gen, zone_name, cmd.tone), "replaced")
-        return {}
-
-    @staticmethod
-    def _tone_names(zone: Any) -> str:
-        if is_dataclass(zone) and not isinstance(zone, type):
-            names = [k for k, v in asdict(zone).items() if not isinstance(v, str | int | float)]
-        else:
-            names = [k for k in dir(zone) if not k.startswith("_")]
-        return ", ".join(sorted(names))
+        try:
+            if cmd.tone == "beep":
+                spec = tones.beep()
+            else:
+                spec = self._zone(zone_name, "tone").tone(cmd.tone)
+        except ValueError as exc:  # ToneError
+            raise CommandError("bad_args", f"tone: {exc} (or beep)") from exc
+        gen = tones.ToneGenerator(spec, impl=self.config.impl)
+        play_id = self._new_id(cmd.play_id)
+        self._set_generator(
+            ch, TonePlayer(ch.number, gen, zone_name, cmd.tone, play_id), "replaced"
+        )
+        return {"play_id": play_id}
 
     def _cmd_stop(self, cmd: p.Stop) -> dict[str, Any]:
         ch = self._audio(cmd.channel, "stop")
@@ -917,7 +920,7 @@ class Engine:
                     block = gen.read(n)
                     if gen.finished:
                         ch.generator = None
-                        if isinstance(gen, PromptPlayer):
+                        if isinstance(gen, PromptPlayer | TonePlayer):
                             t_end = self.clock.time_of_tick(self.clock.ticks + 1)
                             ended.append(self._ended(gen, t_end, "finished"))
                         self._touch(ch)
@@ -987,7 +990,16 @@ class Engine:
                 for cev in ch.cpt.process(rx[row]):
                     start = self.clock.time_of_sample(ch.cpt_origin + float(cev.start))
                     tone = str(getattr(cev.tone, "value", cev.tone))
-                    detected.append(p.ToneEvent(t=now, channel=ch.number, tone=tone, start_t=start))
+                    detected.append(
+                        p.ToneEvent(
+                            t=now,
+                            channel=ch.number,
+                            tone=tone,
+                            start_t=start,
+                            sit_kind=getattr(cev, "sit_kind", None),
+                            sit_code=getattr(cev, "sit_code", None),
+                        )
+                    )
             if ch.callerid_rx is not None:
                 for msg in ch.callerid_rx.process(rx[row]):
                     fields = _fields_of(msg)

@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     tick_s = s["tick_ms"] / 1000.0
     clock: Clock
     if s["clock"] == "virtual":
-        clock = VirtualClock(tick_s, s["epoch"] if s["epoch"] is not None else time.time())
+        # the simulated card keeps its own virtual time: start where it starts
+        epoch = s["epoch"] if s["epoch"] is not None else getattr(card, "now", time.time())
+        clock = VirtualClock(tick_s, float(epoch))
     else:
         clock = RealClock(tick_s, paced_by_card=card.paced)
     engine = Engine(card, clock, config)

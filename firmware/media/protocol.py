@@ -286,6 +286,7 @@ class Tone(Command):
     tone: str | None = field(default=None, metadata={"wire": "name"})
     zone: str | None = None
     off: bool = False
+    play_id: int | str | None = None
 
     def validate(self) -> None:
         if self.off == (self.tone is not None):
@@ -560,6 +561,8 @@ class ToneEvent(ChannelEvent):
     name: ClassVar[str] = "tone"
     tone: str
     start_t: float
+    sit_kind: str | None = None  # SIT: which intercept (e.g. "vacant code")
+    sit_code: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
