@@ -62,7 +62,7 @@ def _queue_figures(rows: list[sqlite3.Row | tuple[Any, ...]], threshold: float) 
     holds: dict[str, float] = {}
     talks: dict[str, tuple[str, float, float]] = {}  # callid -> (agent, t_end, talk)
     abandoned = timed_out = 0
-    for time_, callid, _queue, agent, event, d1, d2, _d3 in rows:
+    for time_, callid, _queue, agent, event, _d1, d2, _d3 in rows:
         # durations from the exact media times in the store (queue_log rounds to seconds)
         if event == "ENTERQUEUE":
             entered[callid] = float(time_)
