@@ -145,7 +145,7 @@ static struct callrec *rec_new(q931_call *c, int ours, int channel)
 static int role = PRI_CPE, switchtype = PRI_SWITCH_NI2, layer1 = PRI_LAYER_1_ULAW;
 static const char *called, *calling;
 static int place_channel = 1, ncalls = 1, answer, answer_after, hangup_after = -1;
-static int reject_cause = -1, restart_channel = -1, serve;
+static int reject_cause = -1, restart_channel = -1, serve, debug;
 static double timeout_s = 30;
 static int placed, placed_done, incoming_done, restart_done, link_up_seen;
 static char failure[512];
@@ -236,6 +236,10 @@ static void handle(struct pri *pri, pri_event *e)
 		json_str("calling", e->ring.callingnum);
 		end();
 		if (reject_cause >= 0) {
+			/* libpri 1.6 sends nothing when told to hang up a call still in the Call
+			 * Present state, so reject the way Asterisk does: CALL PROCEEDING, then
+			 * DISCONNECT with the cause. */
+			pri_proceeding(pri, e->ring.call, e->ring.channel, 0);
 			pri_hangup(pri, e->ring.call, reject_cause);
 		} else {
 			pri_proceeding(pri, e->ring.call, e->ring.channel, 0);
@@ -400,6 +404,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--reject")) { NEED(1); reject_cause = atoi(v); i++; }
 		else if (!strcmp(a, "--restart")) { NEED(1); restart_channel = atoi(v); i++; }
 		else if (!strcmp(a, "--serve")) serve = 1;
+		else if (!strcmp(a, "--debug")) debug = 1;
 		else if (!strcmp(a, "--timeout")) { NEED(1); timeout_s = atof(v); i++; }
 		else if (!strcmp(a, "--timer")) { NEED(1); if (ntimers < 32) timers[ntimers++] = v; i++; }
 		else return usage(a);
@@ -412,6 +417,8 @@ int main(int argc, char **argv)
 	struct pri *pri = pri_new_cb(sock_fd, role, switchtype, io_read, io_write, NULL);
 	if (!pri)
 		return usage("pri_new_cb failed");
+	if (debug)
+		pri_set_debug(pri, PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE | PRI_DEBUG_Q921_STATE | PRI_DEBUG_Q921_DUMP | PRI_DEBUG_Q921_RAW);
 	for (int k = 0; k < ntimers; k++) {
 		char name[32];
 		const char *eq = strchr(timers[k], '=');
