@@ -1,0 +1,276 @@
+"""The simulated people's voices, and WAV files in and out of the simulated card.
+
+Every simulated caller and agent speaks short phrases rendered with espeak-ng (one of several
+voice/pitch/speed variants per person), resampled to 8 kHz with sox and levelled to an active
+speech level of -20 dBm0. The box's own prompts come from Asterisk's en_US_f_Allison recordings,
+so nothing a simulated person says is ever the same recording as a prompt.
+
+Renders are cached as 16-bit WAV files keyed by a hash of everything that shapes them (voice,
+pitch, speed, text, level, this module's render version) in one directory: the card URL's
+`voices=DIR`, else `$CALLBOX_SIM_CACHE`, else `$XDG_CACHE_HOME/callbox/sim-voices`
+(`~/.cache/callbox/sim-voices`). Rendering all phrases takes a few seconds once; later runs read
+the cache. The board package must not import firmware.*, so WAV files are read and written here
+with the standard library's `wave` (16-bit linear) and `cython_ext.g711` (µ-law/A-law).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import struct
+import subprocess
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cython_ext.levels import rms_for
+
+log = logging.getLogger(__name__)
+
+RATE = 8000
+RENDER_VERSION = 1
+SPEECH_LEVEL_DBM0 = -20.0
+
+
+class VoiceError(RuntimeError):
+    """Speech could not be rendered (espeak-ng or sox missing or failing)."""
+
+
+class SimWavError(ValueError):
+    """A WAV file the simulated card cannot use; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An espeak-ng voice variant: `name` (voice+variant), pitch 0–99, speed in words/minute."""
+
+    name: str
+    pitch: int
+    speed: int
+
+
+#: the voices simulated people are given (person i gets VOICES[f(seed, i)])
+VOICES: tuple[Voice, ...] = (
+    Voice("en-us+m3", 40, 165),
+    Voice("en-us+f3", 65, 170),
+    Voice("en-gb+m2", 35, 155),
+    Voice("en-gb+f2", 60, 160),
+    Voice("en-gb-scotland+m5", 45, 150),
+    Voice("en-029+f4", 70, 165),
+    Voice("en-us+m7", 30, 175),
+    Voice("en-gb-x-rp+f5", 55, 150),
+)
+
+CALLER_PHRASES: tuple[str, ...] = (
+    "Hello, yes, I am calling about my order from last week.",
+    "It still has not arrived, and the tracking number does not work.",
+    "Yes, that is right.",
+    "My account number is four seven one, two nine, eight eight.",
+    "Could you check that for me please?",
+    "No, I already tried that twice.",
+    "Okay. And how long will that take?",
+    "I see. Thank you very much.",
+    "Sorry, could you repeat that?",
+    "The delivery address is twelve Station Road.",
+)
+
+AGENT_PHRASES: tuple[str, ...] = (
+    "Thank you for calling, my name is Sam. How can I help you today?",
+    "Let me look that up for you, one moment please.",
+    "I can see your order here on my screen.",
+    "Can you confirm the postcode for me?",
+    "I have sent a replacement, it should arrive on Thursday.",
+    "Is there anything else I can help you with?",
+    "I understand, I am sorry about that.",
+    "Thank you, have a nice day.",
+)
+
+PHRASES: dict[str, tuple[str, ...]] = {"caller": CALLER_PHRASES, "agent": AGENT_PHRASES}
+
+
+def cache_dir(override: str | None = None) -> Path:
+    if override:
+        return Path(override)
+    env = os.environ.get("CALLBOX_SIM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "callbox" / "sim-voices"
+
+
+def _level(samples: np.ndarray, dbm0: float) -> np.ndarray:
+    """Scale to an active speech level: RMS over the 20 ms frames within 30 dB of the loudest."""
+    x = samples.astype(np.float64)
+    frames = x[: x.size // 160 * 160].reshape(-1, 160)
+    if frames.size == 0:
+        return samples
+    power = np.mean(frames * frames, axis=1)
+    active = power[power > power.max() * 1e-3]
+    gain = rms_for(dbm0) / float(np.sqrt(np.mean(active)))
+    return np.clip(np.rint(x * gain), -32768, 32767).astype(np.int16)
+
+
+def _trim(samples: np.ndarray, floor: int = 64) -> np.ndarray:
+    loud = np.nonzero(np.abs(samples) > floor)[0]
+    if loud.size == 0:
+        return samples
+    return samples[max(0, loud[0] - 80) : loud[-1] + 80]
+
+
+def render_speech(text: str, voice: Voice) -> np.ndarray:
+    """Render `text` with espeak-ng, resampled to 8 kHz by sox, trimmed and levelled."""
+    for tool, package in (("espeak-ng", "espeak-ng"), ("sox", "sox")):
+        if shutil.which(tool) is None:
+            raise VoiceError(f"{tool} not found (Debian package {package})")
+    speak = subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            voice.name,
+            "-p",
+            str(voice.pitch),
+            "-s",
+            str(voice.speed),
+            "--stdout",
+            text,
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if speak.returncode != 0 or not speak.stdout:
+        raise VoiceError(
+            f"espeak-ng -v {voice.name} failed: {speak.stderr.decode(errors='replace')}"
+        )
+    resample = subprocess.run(
+        [
+            "sox",
+            "-t",
+            "wav",
+            "-",
+            "-r",
+            str(RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            "-t",
+            "wav",
+            "-",
+        ],
+        input=speak.stdout,
+        capture_output=True,
+        check=False,
+    )
+    if resample.returncode != 0:
+        raise VoiceError(f"sox resampling failed: {resample.stderr.decode(errors='replace')}")
+    with wave.open(io.BytesIO(resample.stdout)) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    return _level(_trim(samples), SPEECH_LEVEL_DBM0)
+
+
+class VoiceLibrary:
+    """Rendered phrases per (role, voice), from the disk cache or espeak-ng at first use."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = cache_dir(str(directory) if directory else None)
+        self._phrases: dict[tuple[str, int], tuple[np.ndarray, ...]] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, text: str, voice: Voice) -> Path:
+        key = (
+            f"{RENDER_VERSION}|{voice.name}|{voice.pitch}|{voice.speed}|{SPEECH_LEVEL_DBM0}|{text}"
+        )
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        return self.directory / f"{voice.name.replace('+', '_')}-{digest}.wav"
+
+    def _load(self, text: str, voice: Voice) -> np.ndarray:
+        path = self._path(text, voice)
+        if path.exists():
+            try:
+                return read_wav(path)
+            except SimWavError:
+                log.warning("voice cache: %s unreadable; rendering again", path)
+        samples = render_speech(text, voice)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        write_wav(tmp, samples)
+        os.replace(tmp, path)
+        return samples
+
+    def phrases(self, role: str, voice: int) -> tuple[np.ndarray, ...]:
+        """Every phrase of `role` ("caller" or "agent") in voice number `voice`."""
+        key = (role, voice % len(VOICES))
+        with self._lock:
+            if key not in self._phrases:
+                v = VOICES[key[1]]
+                rendered = tuple(self._load(text, v) for text in PHRASES[role])
+                for r in rendered:
+                    r.setflags(write=False)
+                self._phrases[key] = rendered
+            return self._phrases[key]
+
+    def prepare(self) -> None:
+        """Render (or load) every phrase of every voice now, so no tick waits for espeak-ng."""
+        for role in PHRASES:
+            for v in range(len(VOICES)):
+                self.phrases(role, v)
+
+
+# ---- WAV files -------------------------------------------------------------------------------
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """A mono 8 kHz WAV file (16-bit linear, µ-law or A-law) as int16 samples."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SimWavError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SimWavError(f"{name}: not a WAV file")
+    fmt = None
+    payload = None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + 8 + size]
+        if cid == b"fmt " and len(body) >= 16:
+            fmt = struct.unpack_from("<HHIIHH", body)
+            if fmt[0] == 0xFFFE and len(body) >= 26:
+                fmt = (struct.unpack_from("<H", body, 24)[0], *fmt[1:])
+        elif cid == b"data":
+            payload = body
+        pos += 8 + size + (size & 1)
+    if fmt is None or payload is None:
+        raise SimWavError(f"{name}: no fmt or data chunk")
+    tag, channels, rate, _, _, bits = fmt
+    if channels != 1 or rate != RATE:
+        raise SimWavError(f"{name}: {channels} channel(s) at {rate} Hz; need mono {RATE} Hz")
+    if tag == 1 and bits == 16:
+        return np.frombuffer(payload[: len(payload) // 2 * 2], dtype="<i2").astype(np.int16)
+    if tag in (6, 7) and bits == 8:
+        from cython_ext import g711
+
+        decode = g711.ulaw_to_linear if tag == 7 else g711.alaw_to_linear
+        return np.asarray(decode(payload), dtype=np.int16)
+    raise SimWavError(f"{name}: format tag {tag} with {bits} bits; need 16-bit linear or G.711")
+
+
+def write_wav(path: str | Path, samples: np.ndarray) -> None:
+    """Write mono 8 kHz 16-bit linear."""
+    arr = np.asarray(samples)
+    if arr.dtype != np.int16:
+        arr = np.clip(np.rint(arr), -32768, 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(arr.astype("<i2").tobytes())

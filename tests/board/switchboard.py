@@ -1,0 +1,111 @@
+"""A minimal box for exercising the simulated card without the media engine.
+
+It does what a call-center box does at its simplest, with numpy and the card interface only:
+answers a ringing trunk at the second ring, plays a greeting (a real Allison prompt), rings (or,
+nailed, beeps) a station, then bridges trunk and station both ways with a one-block delay, and
+tears the call down when either side hangs up. It is a peer for tests, not a model of calld.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from board.card import HookFlash, LoopCurrentDrop, OffHook, OnHook, RingStart
+from board.sim.card import SimCard
+from board.sim.voices import read_wav
+
+ALLISON = "/usr/share/asterisk/sounds/en_US_f_Allison"
+
+
+@dataclass
+class Bridge:
+    trunk: int
+    station: int | None = None
+    state: str = "ringing"
+    rings: int = 0
+    prompt_pos: int = 0
+
+
+@dataclass
+class Switchboard:
+    card: SimCard
+    greeting: np.ndarray = field(default_factory=lambda: read_wav(f"{ALLISON}/hello-world.wav"))
+    answer_rings: int = 2
+    nailed: bool = False
+
+    def __post_init__(self) -> None:
+        net = self.card.network
+        self.tx = np.zeros((net.rows, net.block), dtype=np.int16)
+        self.rx = np.zeros_like(self.tx)
+        self.calls: dict[int, Bridge] = {}
+        self.station_free = {ph.channel: True for ph in net.phones}
+        self.station_off = {ph.channel: False for ph in net.phones}
+        self.log: list[tuple[float, str, int]] = []
+
+    def step(self) -> np.ndarray:
+        card, block = self.card, self.card.block_size
+        tx = np.zeros_like(self.tx)
+        for b in list(self.calls.values()):
+            t, s = b.trunk - 1, (b.station - 1) if b.station else None
+            if b.state == "greeting":
+                chunk = self.greeting[b.prompt_pos : b.prompt_pos + block]
+                tx[t, : chunk.size] = chunk
+                b.prompt_pos += block
+                if b.prompt_pos >= self.greeting.size:
+                    b.state = "offer"
+            if b.state == "offer":
+                free = [
+                    ch
+                    for ch, ok in self.station_free.items()
+                    if ok and (self.station_off[ch] == self.nailed)
+                ]
+                if free:
+                    b.station = free[0]
+                    self.station_free[b.station] = False
+                    if self.nailed:
+                        b.state = "bridged"
+                    else:
+                        card.ring(b.station, True)
+                        b.state = "ringing_station"
+            if b.state == "bridged" and s is not None:
+                tx[t] = self.rx[s]
+                tx[s] = self.rx[t]
+        rx = card.exchange(tx)
+        self.rx = rx
+        for ev in card.events():
+            self.log.append((card.now, type(ev).__name__, ev.channel))
+            if isinstance(ev, RingStart):
+                b = self.calls.setdefault(ev.channel, Bridge(ev.channel))
+                b.rings += 1
+                if b.rings >= self.answer_rings and b.state == "ringing":
+                    card.set_hook(ev.channel, True)
+                    b.state = "greeting"
+            elif isinstance(ev, OffHook):
+                self.station_off[ev.channel] = True
+                for b in self.calls.values():
+                    if b.station == ev.channel and b.state == "ringing_station":
+                        card.ring(ev.channel, False)
+                        b.state = "bridged"
+            elif isinstance(ev, LoopCurrentDrop):
+                self._end_trunk(ev.channel)
+            elif isinstance(ev, (OnHook, HookFlash)):
+                if isinstance(ev, OnHook):
+                    self.station_off[ev.channel] = False
+                for b in list(self.calls.values()):
+                    if b.station == ev.channel:
+                        self._end_trunk(b.trunk)
+        return rx
+
+    def _end_trunk(self, trunk: int) -> None:
+        b = self.calls.pop(trunk, None)
+        self.card.set_hook(trunk, False)
+        if b is not None and b.station is not None:
+            if b.state == "ringing_station":
+                self.card.ring(b.station, False)
+            self.station_free[b.station] = True
+
+    def run(self, seconds: float) -> None:
+        for _ in range(int(round(seconds / self.card.network.dt))):
+            self.step()
