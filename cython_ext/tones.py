@@ -52,7 +52,7 @@ class ToneSpec:
     """
 
     components: tuple[Component, ...]
-    cadence: tuple[tuple, ...] = ()  # type: ignore[type-arg]
+    cadence: tuple[tuple, ...] = ()
     repeat: bool = True
     name: str = ""
 
@@ -110,7 +110,7 @@ class ToneZone:
             name = "reorder"
         if name not in TONE_NAMES:
             raise ToneError(f"unknown tone {name!r}; expected one of {', '.join(TONE_NAMES)}")
-        return getattr(self, name)  # type: ignore[no-any-return]
+        return getattr(self, name)
 
 
 TONE_NAMES = ("dial", "ringback", "busy", "reorder", "callwaiting", "sit")
