@@ -29,6 +29,7 @@ cdef class CptAnalyzer:
     cdef double coef[MAX_FREQS]
     cdef int ca[MAX_CLASSES]
     cdef int cb[MAX_CLASSES]
+    cdef int cc[MAX_CLASSES]
     cdef double silence_thr, tone_thr, purity, twist
     cdef public int64_t position
     cdef int n, slot, filled, run_hops
@@ -59,11 +60,14 @@ cdef class CptAnalyzer:
             self.w[k] = TWO_PI * float(freqs[k]) / 8000
             self.coef[k] = 2.0 * cos(self.w[k])
         for k in range(self.nc):
-            a, b = classes[k]
-            if not 0 <= a < self.nf or not -1 <= b < self.nf:
+            a, b, c = classes[k]
+            if not 0 <= a < self.nf or not -1 <= b < self.nf or not -1 <= c < self.nf:
                 raise ValueError("CptAnalyzer: class refers to an unknown frequency")
+            if c >= 0 and b < 0:
+                raise ValueError("CptAnalyzer: a class's frequencies come first, then -1")
             self.ca[k] = a
             self.cb[k] = b
+            self.cc[k] = c
         self.silence_thr = power_for(silence_dbm0) * WIN
         self.tone_thr = power_for(tone_dbm0) * WIN
         self.purity = purity
@@ -172,8 +176,8 @@ cdef class CptAnalyzer:
         self.run_hops += 1
 
     cdef int _classify(self, double total) noexcept nogil:
-        cdef int best = OTHER, c, b
-        cdef double best_purity = self.purity, pa, pb, tone, purity
+        cdef int best = OTHER, c, b, cc
+        cdef double best_purity = self.purity, pa, pb, pc, strongest, floor, tone, purity
         if total < self.silence_thr:
             return SILENCE
         for c in range(self.nc):
@@ -181,9 +185,13 @@ cdef class CptAnalyzer:
             b = self.cb[c]
             if b >= 0:
                 pb = self.pw[b]
-                if pa < self.twist * pb or pb < self.twist * pa:
+                cc = self.cc[c]
+                pc = self.pw[cc] if cc >= 0 else pb
+                strongest = max(pa, pb, pc)
+                floor = self.twist * strongest
+                if pa < floor or pb < floor or pc < floor:
                     continue
-                tone = pa + pb
+                tone = pa + pb + (pc if cc >= 0 else 0.0)
             else:
                 tone = pa
             if tone < self.tone_thr:

@@ -30,8 +30,9 @@ def power_for(dbm0: float) -> float:
 
 class CptAnalyzer:
     """Classifies each 40 ms window (every 10 ms) as silence, "other" (energy that is no known
-    tone: speech, music, noise) or one of the configured tone classes (one or two frequencies),
-    and reports each run of one class as `(class, start, end)` in samples when it ends.
+    tone: speech, music, noise) or one of the configured tone classes (one to three frequencies
+    given as indices into `freqs`, -1 for none), and reports each run of one class as
+    `(class, start, end)` in samples when it ends.
 
     Class 0 is silence, 1 "other", 2 + i the i-th entry of `classes`.
     """
@@ -39,7 +40,7 @@ class CptAnalyzer:
     def __init__(
         self,
         freqs: Sequence[float],
-        classes: Sequence[tuple[int, int]],
+        classes: Sequence[tuple[int, int, int]],
         silence_dbm0: float = -45.0,
         tone_dbm0: float = -42.0,
         purity: float = 0.75,
@@ -50,11 +51,14 @@ class CptAnalyzer:
         self._nf = len(freqs)
         self._w = [TWO_PI * float(f) / RATE for f in freqs]
         self._coef = [2.0 * math.cos(w) for w in self._w]
-        self._ca = [int(a) for a, _ in classes]
-        self._cb = [int(b) for _, b in classes]
-        for a, b in zip(self._ca, self._cb, strict=True):
-            if not 0 <= a < self._nf or not -1 <= b < self._nf:
+        self._ca = [int(c[0]) for c in classes]
+        self._cb = [int(c[1]) for c in classes]
+        self._cc = [int(c[2]) for c in classes]
+        for a, b, c in zip(self._ca, self._cb, self._cc, strict=True):
+            if not 0 <= a < self._nf or not -1 <= b < self._nf or not -1 <= c < self._nf:
                 raise ValueError("CptAnalyzer: class refers to an unknown frequency")
+            if c >= 0 and b < 0:
+                raise ValueError("CptAnalyzer: a class's frequencies come first, then -1")
         self._silence = power_for(silence_dbm0) * WIN
         self._tone = power_for(tone_dbm0) * WIN
         self._purity = purity
@@ -153,9 +157,13 @@ class CptAnalyzer:
             b = self._cb[c]
             if b >= 0:
                 pb = p[b]
-                if pa < self._twist * pb or pb < self._twist * pa:
+                cc = self._cc[c]
+                pc = p[cc] if cc >= 0 else pb
+                strongest = max(pa, pb, pc)
+                floor = self._twist * strongest
+                if pa < floor or pb < floor or pc < floor:
                     continue
-                tone = pa + pb
+                tone = pa + pb + (pc if cc >= 0 else 0.0)
             else:
                 tone = pa
             if tone < self._tone:

@@ -5,9 +5,9 @@ How it works, in two layers:
 1. The kernel (`_cpt.pyx`, twin `_cpt_ref.py`) runs one Goertzel filter per frequency of interest
    over 10 ms sub-blocks and, every 10 ms, adds the last four sub-blocks coherently (absolute
    phase) into a 40 ms window (25 Hz resolution: 440 and 480 Hz, or 913.8 and 985.2 Hz, stay
-   apart). Each window is classed as silence (below -45 dBm0), one of the tone classes (one or
-   two frequencies holding at least 75 % of the window's energy, the two within 10 dB of each
-   other, at least -42 dBm0), or "other" (energy that is no known tone: speech, music, noise).
+   apart). Each window is classed as silence (below -45 dBm0), one of the tone classes (one to
+   three frequencies holding at least 75 % of the window's energy, each within 10 dB of the
+   strongest, at least -42 dBm0), or "other" (energy that is no known tone: speech, music, noise).
    Runs of one class come out as `(class, start, end)`.
 2. This module matches runs against the zone's cadences: gaps of up to 50 ms inside a run are
    bridged; a cadenced tone is recognised when its last intervals (on, off, on) match the
@@ -42,6 +42,8 @@ VOICE_RUN_MIN = 60 * MS  # shorter "other" runs are transitions between tones
 VOICE_QUIET = 1000 * MS
 LONG_BURST = 800 * MS
 LONE_BURST_OFF = 2000 * MS
+LONE_CONFIRM = 1000 * MS  # a lone burst (call waiting) is confirmed by this much quiet after it
+SIT_REPEAT = 3000 * MS  # SIT segments again within this time are the same episode
 STEADY_MIN = 500 * MS
 QUIET_RESET = 6000 * MS  # a class silent this long ends its episode
 SIT_GAP = 80 * MS
@@ -96,68 +98,40 @@ class CptEvent:
 
 @dataclass(frozen=True)
 class CptTone:
-    """What the detector expects of one tone: frequencies and cadence in ms (on, off, ...);
-    an empty cadence is a steady tone."""
+    """What the detector expects of one tone: 1 to 3 frequencies and the cadence in ms
+    (on, off, on, off, ...); an empty cadence is a steady tone."""
 
     name: str
     freqs: tuple[float, ...]
     cadence_ms: tuple[int, ...] = ()
 
 
-def _builtin_zone(name: str) -> list[CptTone]:
-    # Used only while `cython_ext.tones` (the tone generator's zones) is not available.
-    zones: dict[str, list[CptTone]] = {
-        "us": [
-            CptTone("dial", (350.0, 440.0)),
-            CptTone("ringback", (440.0, 480.0), (2000, 4000)),
-            CptTone("busy", (480.0, 620.0), (500, 500)),
-            CptTone("reorder", (480.0, 620.0), (250, 250)),
-            CptTone("callwaiting", (440.0,), (300, 9700)),
-        ],
-        "uk": [
-            CptTone("dial", (350.0, 440.0)),
-            CptTone("ringback", (400.0, 450.0), (400, 200, 400, 2000)),
-            CptTone("busy", (400.0,), (375, 375)),
-            CptTone("reorder", (400.0,), (400, 350, 225, 525)),
-            CptTone("callwaiting", (400.0,), (100, 2000)),
-        ],
-        "de": [
-            CptTone("dial", (425.0,)),
-            CptTone("ringback", (425.0,), (1000, 4000)),
-            CptTone("busy", (425.0,), (480, 480)),
-            CptTone("reorder", (425.0,), (240, 240)),
-            CptTone("callwaiting", (425.0,), (200, 200, 200, 5000)),
-        ],
-        "fr": [
-            CptTone("dial", (440.0,)),
-            CptTone("ringback", (440.0,), (1500, 3500)),
-            CptTone("busy", (440.0,), (500, 500)),
-            CptTone("reorder", (440.0,), (250, 250)),
-            CptTone("callwaiting", (440.0,), (300, 10000)),
-        ],
-        "au": [
-            CptTone("dial", (413.0, 438.0)),
-            CptTone("ringback", (413.0, 438.0), (400, 200, 400, 2000)),
-            CptTone("busy", (425.0,), (375, 375)),
-            CptTone("reorder", (425.0,), (375, 375, 375, 375)),
-            CptTone("callwaiting", (425.0,), (200, 200, 200, 4400)),
-        ],
-        "etsi": [
-            CptTone("dial", (425.0,)),
-            CptTone("ringback", (425.0,), (1000, 4000)),
-            CptTone("busy", (425.0,), (500, 500)),
-            CptTone("reorder", (425.0,), (250, 250)),
-            CptTone("callwaiting", (425.0,), (200, 200, 200, 4400)),
-        ],
-    }
-    if name not in zones:
-        raise CptError(f"unknown tone zone {name!r}; known: {', '.join(zones)}")
-    return zones[name]
-
-
 def zone_tones(name: str) -> list[CptTone]:
-    """The call-progress tones of zone `name` (dial, ringback, busy, reorder, callwaiting)."""
-    return _builtin_zone(name)
+    """What to expect of zone `name`'s dial, ringback, busy, reorder and call-waiting tones.
+
+    Derived from the tone generator's zones (`cython_ext.tones.zone`), so the detector listens
+    for exactly what the box (and the networks it copies) plays. A cadence whose steps follow
+    each other without a gap on the same frequencies (Australian reorder: 425 Hz alternating
+    between two levels) is heard as a steady tone.
+    """
+    from cython_ext.tones import ToneError, zone
+
+    try:
+        tone_zone = zone(name)
+    except ToneError as exc:
+        raise CptError(str(exc)) from exc
+    out: list[CptTone] = []
+    for tone_name in ("dial", "ringback", "busy", "reorder", "callwaiting"):
+        spec = tone_zone.tone(tone_name)
+        steps = spec.steps()
+        freqs = tuple(sorted({f for _, _, comps in steps for f, _ in comps}))
+        if len(freqs) > 3:
+            raise CptError(f"zone {name}: {tone_name} has more than three frequencies")
+        cadence: tuple[int, ...] = ()
+        if not (len(steps) == 1 and steps[0][0] < 0) and any(off > 0 for _, off, _ in steps):
+            cadence = tuple(int(round(v)) for on, off, _ in steps for v in (on, off))
+        out.append(CptTone(tone_name, freqs, cadence))
+    return out
 
 
 @dataclass
@@ -165,6 +139,7 @@ class _Run:
     start: int
     end: int
     final: bool = False
+    lone_checked: bool = False
 
 
 @dataclass
@@ -194,8 +169,8 @@ class CallProgressDetector:
 
         def klass(fs: tuple[float, ...]) -> int:
             key = tuple(sorted(fs))
-            if len(key) not in (1, 2):
-                raise CptError(f"tones of 1 or 2 frequencies only, got {key}")
+            if len(key) not in (1, 2, 3):
+                raise CptError(f"tones of 1 to 3 frequencies only, got {key}")
             if key not in class_keys:
                 class_keys.append(key)
             return class_keys.index(key) + 2
@@ -211,7 +186,8 @@ class CallProgressDetector:
             for f in key:
                 if f not in freqs:
                     freqs.append(f)
-            pairs.append((freqs.index(key[0]), freqs.index(key[1]) if len(key) == 2 else -1))
+            idx = [freqs.index(f) for f in key] + [-1, -1]
+            pairs.append((idx[0], idx[1], idx[2]))
         self._analyzer = kernel("cpt", impl).CptAnalyzer(freqs, pairs)
         # steady tones: longer than any burst of the same frequencies in the zone
         self._steady: dict[int, list[tuple[str, int]]] = {self._ced: [("ced", STEADY_MIN)]}
@@ -227,13 +203,18 @@ class CallProgressDetector:
                 tol = _tol(tone.cadence_ms[0])
                 unique = all(abs(t.cadence_ms[0] * MS - on) > tol for t in same)
                 lone = len(tone.cadence_ms) == 2 and tone.cadence_ms[1] * MS >= LONE_BURST_OFF
-                self._need[tone.name] = 1 if unique and (on >= LONG_BURST or lone) else 3
+                if lone:
+                    self._need[tone.name] = 0  # one burst, then at least LONE_CONFIRM of quiet
+                else:
+                    self._need[tone.name] = 1 if unique and on >= LONG_BURST else 3
         self._tracks: dict[int, _ClassTrack] = {}
         self._recent: list[tuple[int, int, int]] = []  # the last tone runs, for SIT
+        self._sit_last = -(10**9)
         self._voice_acc = 0
         self._voice_start = 0
         self._voice_last = -(10**9)
         self._voice_reported = False
+        self._voice_run = -1
         self._found: list[tuple[int, CptEvent]] = []  # (sample when recognised, event)
 
     @property
@@ -260,7 +241,7 @@ class CallProgressDetector:
         emitted = end + 2 * 80  # the kernel reports a run two hops after its end
         if cls == OTHER:
             if end - start >= VOICE_RUN_MIN:
-                self._voice(start, end, emitted)
+                self._voice(start, end)
             return
         if cls == SILENCE:
             return
@@ -290,6 +271,15 @@ class CallProgressDetector:
                 if i < len(track.runs) - 1 or (now >= run.end + BRIDGE and not resumed):
                     run.final = True
                     self._final_run(cls, track, i)
+            for i, run in enumerate(track.runs):
+                if run.final and not run.lone_checked:
+                    later = i < len(track.runs) - 1
+                    gap = track.runs[i + 1].start - run.end if later else now - run.end
+                    if not later and current == cls and cur_start > run.end:
+                        later, gap = True, cur_start - run.end
+                    if later or gap >= LONE_CONFIRM:
+                        run.lone_checked = True
+                        self._lone_burst(cls, track, run, gap)
             del track.runs[:-8]
         if current >= 2:
             track = self._tracks.setdefault(current, _ClassTrack())
@@ -298,7 +288,7 @@ class CallProgressDetector:
                 run_start = track.runs[-1].start
             self._steady_check(current, track, run_start, now - run_start)
         if current == OTHER and now - cur_start >= VOICE_RUN_MIN:
-            self._voice(cur_start, now, now, ongoing=True)
+            self._voice(cur_start, now, ongoing=True)
 
     def _steady_check(self, cls: int, track: _ClassTrack, start: int, length: int) -> None:
         for name, need in self._steady.get(cls, []):
@@ -319,7 +309,7 @@ class CallProgressDetector:
             if tcls != cls or not tone.cadence_ms or tone.name in track.reported:
                 continue
             need = self._need[tone.name]
-            if len(intervals) < need:
+            if need == 0 or len(intervals) < need:
                 continue
             window = intervals[-need:]
             pattern = tone.cadence_ms
@@ -338,6 +328,17 @@ class CallProgressDetector:
             # one cadence per episode: busy is not also reported as reorder a moment later
             track.reported.update(t.name for t, c in self._tones if c == cls and t.cadence_ms)
             self._report(run.end + BRIDGE, CptEvent(best[1], best[2]))
+
+    def _lone_burst(self, cls: int, track: _ClassTrack, run: _Run, gap: int) -> None:
+        if gap < LONE_CONFIRM:
+            return
+        for tone, tcls in self._tones:
+            if tcls != cls or self._need.get(tone.name) != 0 or tone.name in track.reported:
+                continue
+            on = tone.cadence_ms[0]
+            if abs(run.end - run.start - on * MS) <= _tol(on):
+                track.reported.add(tone.name)
+                self._report(run.end + LONE_CONFIRM, CptEvent(tone.name, run.start))
 
     # --- SIT ----------------------------------------------------------------------------
 
@@ -361,20 +362,24 @@ class CallProgressDetector:
         )
         if f1 == 950.0 or f2 == 1400.0:
             kind, code = "unspecified", None
-        self._report(emitted, CptEvent("sit", s1, sit_kind=kind, sit_code=code))
+        if s1 - self._sit_last > SIT_REPEAT:
+            self._report(emitted, CptEvent("sit", s1, sit_kind=kind, sit_code=code))
+        self._sit_last = e3
         recent.clear()
 
     # --- voice ---------------------------------------------------------------------------
 
-    def _voice(self, start: int, end: int, when: int, ongoing: bool = False) -> None:
+    def _voice(self, start: int, end: int, ongoing: bool = False) -> None:
         fresh = start - self._voice_last > VOICE_QUIET
-        if start - self._voice_last > 2 * VOICE_QUIET:
-            self._voice_reported = False  # a new episode after a long quiet
+        new_episode = start - self._voice_last > 2 * VOICE_QUIET and start != self._voice_run
         acc = 0 if fresh else self._voice_acc
         first = start if fresh else self._voice_start
         total = acc + (end - start)
+        reported = self._voice_reported and not new_episode
         if not ongoing:
             self._voice_acc, self._voice_start, self._voice_last = total, first, end
-        if total >= VOICE_MIN and not self._voice_reported:
+            self._voice_reported = reported
+        if total >= VOICE_MIN and not reported:
             self._voice_reported = True
+            self._voice_run = start
             self._report(start + VOICE_MIN - acc, CptEvent("voice", first))
