@@ -158,3 +158,25 @@ def test_detect_on_the_simulated_card_caller_id_and_digits_from_a_caller():
         assert "".join(e.digit for e in events if isinstance(e, p.DigitEvent)) == "42*"
     finally:
         engine.close()
+
+
+def test_echo_canceller_on_trunks_removes_line_echo(make_engine, tmp_path):
+    from cython_ext.echo_paths import LineEcho
+    from cython_ext.levels import level_dbm0
+    from cython_ext.wavfile import read_wav
+
+    engine, card = make_engine(echo=True)
+    channels = {c["number"]: c for c in engine.snapshot()["channels"]}
+    assert [channels[n]["echo"] for n in (1, 2, 3, 4)] == [True, True, False, False]
+    assert engine.apply(p.Echo(channel=2, on=False)) == {}
+    for trunk in (1, 2):
+        card.echo[trunk] = LineEcho("D2", delay_ms=5.0, erl_db=6.0)
+        engine.apply(p.Play(channel=trunk, files=("demo-congrats",)))
+        engine.apply(p.Record(channel=trunk, on=True, file=f"rx{trunk}.wav", what="rx"))
+    run(engine, 300)  # 6 s of speech out, its echo back
+    for trunk in (1, 2):
+        engine.apply(p.Record(channel=trunk, on=False))
+    cancelled = read_wav(tmp_path / "rx1.wav")[3 * 8000 :]
+    raw = read_wav(tmp_path / "rx2.wav")[3 * 8000 :]
+    assert level_dbm0(raw) > -40  # there is echo to cancel
+    assert level_dbm0(raw) - level_dbm0(cancelled) > 20
