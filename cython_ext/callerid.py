@@ -320,9 +320,11 @@ class _DtmfAssembler:
         self.errors = 0
         self._digits = ""
         self._last_end = 0
+        self._position = 0
 
     def process(self, block: np.ndarray) -> list[CallerIdMessage]:
         out: list[CallerIdMessage] = []
+        self._position += len(block)
         for ev in self._detector.process(block):
             digit = str(ev.digit)
             start, end = int(ev.start), int(ev.end)
@@ -344,6 +346,9 @@ class _DtmfAssembler:
             elif len(self._digits) > DTMF_MAX_DIGITS:
                 self.errors += 1
                 self._digits = ""
+        if self._digits and self._position - self._last_end > DTMF_MAX_GAP_MS * RATE // 1000:
+            self.errors += 1  # a string that never got its end code
+            self._digits = ""
         return out
 
 
