@@ -245,6 +245,7 @@ class SimConfig:
     calls_per_hour: float = 60.0
     aht_s: float = 180.0
     patience_s: float = 120.0
+    hours: float = 0.0  # length of a traffic run; 0 = until stopped
     choice_weights: Mapping[str, float] = field(default_factory=dict)  # IVR digit -> weight
     answer_delay_s: float = 3.0
     wrapup_s: float = 5.0
@@ -991,6 +992,7 @@ def _read_sim(
         calls_per_hour=t.number("calls_per_hour", 60.0, lo=0),
         aht_s=t.number("aht_s", 180.0, lo=1, unit=" s"),
         patience_s=t.number("patience_s", 120.0, lo=0, unit=" s"),
+        hours=t.number("hours", 0.0, lo=0, hi=24 * 366, unit=" h"),
         choice_weights=weights,
         answer_delay_s=t.number("answer_delay_s", 3.0, lo=0, unit=" s"),
         wrapup_s=t.number("wrapup_s", 5.0, lo=0, unit=" s"),
