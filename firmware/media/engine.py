@@ -27,6 +27,7 @@ import itertools
 import logging
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -450,6 +451,8 @@ class Engine:
                 f"card {card.url} uses {card.block_size}-sample blocks but the tick is "
                 f"{self.config.tick_ms} ms ({self.block_size} samples)",
             )
+        self.run_id = uuid.uuid4().hex  # identifies this engine run (calld's journal)
+        self.started = time.time()
         self.kernels = Kernels(self.config.impl)
         self.dsp_implementation = self.config.impl or cython_ext.implementation()
         self.prompts = PromptCache(self.config.sounds_dir)
@@ -859,6 +862,8 @@ class Engine:
         stats["prompt_cache_files"] = len(self.prompts)
         return {
             "protocol": p.PROTOCOL_VERSION,
+            "run_id": self.run_id,
+            "started": self.started,
             "clock": self.clock.mode,
             "tick_ms": self.config.tick_ms,
             "block_size": self.block_size,

@@ -31,25 +31,18 @@ CARD = "sim://?trunks=2&stations=2&seed=1&noise=off&echo=off"
 class Engine:
     """A callbox-media subprocess."""
 
-    def __init__(self, tmp: Path, clock: str = "real", card: str = CARD) -> None:
+    def __init__(
+        self, tmp: Path, clock: str = "real", card: str = CARD, config: Path | None = None
+    ) -> None:
         self.socket = tmp / "media.sock"
         self.log = tmp / f"media-{clock}.log"
         self.tmp = tmp
-        argv = [
-            sys.executable,
-            "-m",
-            "firmware.media.main",
-            "--card",
-            card,
-            "--socket",
-            str(self.socket),
-            "--clock",
-            clock,
-            "--record-dir",
-            str(tmp),
-            "--log-level",
-            "info",
-        ]
+        argv = [sys.executable, "-m", "firmware.media.main", "--socket", str(self.socket)]
+        if config is not None:
+            argv += ["--config", str(config)]
+        else:
+            argv += ["--card", card, "--clock", clock]
+        argv += ["--record-dir", str(tmp), "--log-level", "info"]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stderr=open(self.log, "wb"))  # noqa: SIM115
 
@@ -319,3 +312,33 @@ def test_client_medialink_retries_until_the_engine_listens_and_reconnects(tmp_pa
             eng.stop()
 
     asyncio.run(scenario())
+
+
+def test_config_file_settings_with_flags_overriding(tmp_path: Path):
+    eng = Engine(tmp_path, config=ROOT / "firmware" / "dev.toml")
+    try:
+        eng.wait_ready()
+        c = Controller(eng.socket)  # --socket overrides media.socket
+        snap = c.cmd("hello")
+        assert snap["clock"] == "virtual"  # from [box] clock
+        assert snap["card"].startswith("sim://?trunks=4&stations=6")  # from [board] card
+        assert len(snap["channels"]) == 10 and snap["dsp"]["kernels"]["echo"]
+        assert all(ch["echo"] == (ch["kind"] == "fxo") for ch in snap["channels"])
+        c.close()
+    finally:
+        eng.stop()
+
+
+def test_config_errors_exit_2_with_every_problem(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[box]\nsite = "hq"\nid = "b"\ntick_ms = "fast"\n[media]\nsocket = 3\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "firmware.media.main", "--config", str(bad)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "box.tick_ms" in proc.stderr and "media.socket" in proc.stderr
