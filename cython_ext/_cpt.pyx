@@ -171,7 +171,7 @@ cdef class CptAnalyzer:
                 self.ev_end[self.n_ev] = window_start + WIN - 2 * SUB
                 self.n_ev += 1
             self.current_class = cls
-            self.current_start = window_start + SUB
+            self.current_start = window_start + SUB if window_start > 0 else 0
             self.run_hops = 0
         self.run_hops += 1
 

@@ -142,7 +142,7 @@ class CptAnalyzer:
                     (self.current_class, self.current_start, window_start + WIN - 2 * SUB)
                 )
             self.current_class = cls
-            self.current_start = window_start + SUB
+            self.current_start = window_start + SUB if window_start > 0 else 0
             self._run_hops = 0
         self._run_hops += 1
 
