@@ -37,13 +37,18 @@ class Match:
 
 
 class Listener:
-    """Rolling windows of transmitted and heard blocks for `channels` rows of `block` samples."""
+    """Rolling windows of what `sources` rows transmitted and `channels` rows heard.
+
+    Sources are the channels' parties, optionally followed by other signals worth telling apart
+    (the card adds each trunk's line echo, so a party hearing its own echo is not mistaken for
+    someone else saying the same words)."""
 
     def __init__(
         self,
         channels: int,
         block: int,
         *,
+        sources: int | None = None,
         window: int = 5,
         max_lag: int = 6,
         threshold: float = 0.5,
@@ -52,22 +57,27 @@ class Listener:
         self.channels, self.block, self.window, self.max_lag = channels, block, window, max_lag
         self.threshold = threshold
         self.history = window + max_lag
-        self._sent = np.zeros((self.history, channels, block), dtype=np.float32)
-        self._sent_energy = np.zeros((self.history, channels), dtype=np.float64)
+        self.sources = channels if sources is None else sources
+        self._sent = np.zeros((self.history, self.sources, block), dtype=np.float32)
+        self._sent_energy = np.zeros((self.history, self.sources), dtype=np.float32)
         self._heard = np.zeros((window, channels, block), dtype=np.float32)
-        self._heard_energy = np.zeros((window, channels), dtype=np.float64)
+        self._heard_energy = np.zeros((window, channels), dtype=np.float32)
         self._gate_power = rms_for(gate_dbm0) ** 2  # mean square per sample
         self.blocks = 0
 
-    def push(self, sent: np.ndarray, heard: np.ndarray) -> None:
+    def push(
+        self, sent: np.ndarray, heard: np.ndarray, heard_energy: np.ndarray | None = None
+    ) -> None:
         """Store one tick: what each party transmitted (`sent`) and each channel heard."""
         i = self.blocks % self.history
         j = self.blocks % self.window
         s, h = self._sent[i], self._heard[j]
         np.copyto(s, sent, casting="unsafe")
         np.copyto(h, heard, casting="unsafe")
-        self._sent_energy[i] = np.einsum("ij,ij->i", s, s, dtype=np.float64)
-        self._heard_energy[j] = np.einsum("ij,ij->i", h, h, dtype=np.float64)
+        self._sent_energy[i] = np.einsum("ij,ij->i", s, s)
+        self._heard_energy[j] = (
+            np.einsum("ij,ij->i", h, h) if heard_energy is None else heard_energy
+        )
         self.blocks += 1
 
     @property
@@ -115,10 +125,51 @@ class Listener:
             best = np.where(better, rho, best)
             best_lag = np.where(better, lag, best_lag)
         out: list[Match] = []
-        for li, si in zip(*np.nonzero(best >= self.threshold), strict=True):
-            out.append(
-                Match(int(rows[li]), int(talkers[si]), float(best[li, si]), int(best_lag[li, si]))
+        hits = best >= self.threshold
+        for li in np.nonzero(hits.any(axis=1))[0]:
+            found = np.nonzero(hits[li])[0]
+            if found.size == 1:
+                si = found[0]
+                out.append(
+                    Match(
+                        int(rows[li]), int(talkers[si]), float(best[li, si]), int(best_lag[li, si])
+                    )
+                )
+                continue
+            out += self._explain(
+                int(rows[li]), heard[li], heard_energy[li], talkers[found], best_lag[li, found]
             )
+        return out
+
+    def _window(self, row: int, lag: int) -> np.ndarray:
+        first = self.blocks - self.window - lag
+        idx = np.arange(first, first + self.window) % self.history
+        return self._sent[idx, row, :].reshape(-1).astype(np.float64)
+
+    def _explain(
+        self, row: int, heard: np.ndarray, energy: float, talkers: np.ndarray, lags: np.ndarray
+    ) -> list[Match]:
+        """Several talkers correlate with one heard window: matching pursuit keeps those that
+        explain what is left once the better ones are taken out. A talker who merely resembles
+        the real one (the same phrase in the same voice, a little shifted) explains nothing more.
+        """
+        residual = heard.astype(np.float64)
+        norm = float(np.sqrt(energy))
+        windows = {
+            int(t): self._window(int(t), int(lag)) for t, lag in zip(talkers, lags, strict=True)
+        }
+        lag_of = {int(t): int(lag) for t, lag in zip(talkers, lags, strict=True)}
+        out: list[Match] = []
+        while windows:
+            scores = {
+                t: float(residual @ w) / (norm * float(np.sqrt(w @ w))) for t, w in windows.items()
+            }
+            t = max(scores, key=lambda k: scores[k])
+            if scores[t] < self.threshold:
+                break
+            w = windows.pop(t)
+            residual -= (residual @ w) / (w @ w) * w
+            out.append(Match(row, t, scores[t], lag_of[t]))
         return out
 
 

@@ -151,6 +151,7 @@ class Network:
         self._sounds = np.zeros((self.rows, block), dtype=np.int16)
         self._mix = np.zeros((self.rows, block), dtype=np.float32)
         self.heard = np.zeros((self.rows, block), dtype=np.int16)
+        self._heard_f = np.zeros((self.rows, block), dtype=np.float32)
         #: a party is on the row: phone off hook, or trunk answered with the caller still there
         self.connected = np.zeros(self.rows, dtype=bool)
         self.last_loud = np.full(self.rows, -math.inf)
@@ -161,7 +162,9 @@ class Network:
         self.notices: list[dict[str, Any]] = []  # events for control-socket subscribers
         self.notify_enabled = False
         self.recorders: dict[int, list[Recorder]] = {}
-        self.listener = Listener(self.rows, block, window=window)
+        # listener sources: each row's party, then each trunk's line echo
+        self.listener = Listener(self.rows, block, window=window, sources=self.rows + trunks)
+        self._sources = np.zeros((self.rows + trunks, block), dtype=np.float32)
         self.lines: list[CoLine] = []
         self.phones: list[Phone] = []
         self.parties: dict[str, Party] = {}
@@ -207,6 +210,7 @@ class Network:
                 padded[i, : h.size] = h
             self._echo_freq = np.fft.rfft(padded, self._echo_nfft, axis=1)
             self._echo_hist = np.zeros((trunks, self._echo_len - 1))
+        self._echo_was_on = False
         self.offhook_trunks = np.zeros(trunks, dtype=bool)  # the box holds these trunks off hook
 
     # ---- time ---------------------------------------------------------------------------------
@@ -258,6 +262,13 @@ class Network:
             return self.lines[row].caller
         return self.phones[row - self.trunks].occupant
 
+    def source_name(self, source: int) -> str | None:
+        """Who a listener source is: a row's party, or `echo-trunk-K` (the line echo)."""
+        if source >= self.rows:
+            return f"echo-trunk-{source - self.rows + 1}"
+        party = self.occupant(source)
+        return party.name if party is not None else None
+
     def reset_echo(self, trunk_row: int) -> None:
         if self._echo_len:
             self._echo_hist[trunk_row] = 0.0
@@ -279,16 +290,17 @@ class Network:
     def _companded(self, x: np.ndarray) -> np.ndarray:
         if self._compand is None:
             return x
-        return self._compand[x.view(np.uint16)]
+        return np.take(self._compand, x.view(np.uint16))
 
     def exchange(self, tx: np.ndarray) -> np.ndarray:
         self.now = self.start + self.tick * self.dt
-        heard = self._companded(tx)
         # only a connected party hears anything
-        np.multiply(heard, self.connected[:, None], out=self.heard, casting="unsafe")
         heard = self.heard
-        energy = np.einsum("ij,ij->i", heard, heard, dtype=np.float64)
-        self.last_loud[energy > self._loud_energy] = self.now
+        np.multiply(self._companded(tx), self.connected[:, None], out=heard, casting="unsafe")
+        heard_f = self._heard_f
+        np.copyto(heard_f, heard, casting="unsafe")
+        heard_energy = np.einsum("ij,ij->i", heard_f, heard_f)
+        self.last_loud[heard_energy > self._loud_energy] = self.now
         for row, recs in self.recorders.items():
             for rec in recs:
                 if rec.what == "heard":
@@ -306,12 +318,17 @@ class Network:
             outlet.fill(sent[outlet.row], done)
         for outlet in list(self._net_outlets.values()):
             outlet.fill(sounds[outlet.row], done)
-        sent[~self.connected] = 0  # on hook / unanswered: the party's voice does not reach us
+        # on hook / unanswered: the party's voice does not reach the box
+        np.multiply(sent, self.connected[:, None], out=sent, casting="unsafe")
 
         mix = self._mix
         np.add(sent, sounds, out=mix, casting="unsafe")
         if self._echo_len and self.offhook_trunks.any():
             self._add_echo(mix)
+            self._echo_was_on = True
+        elif self._echo_was_on:
+            self._sources[self.rows :] = 0.0
+            self._echo_was_on = False
         if self._noise is not None:
             n = self.trunks * self.block
             off = self._noise_rng.randrange(self._noise.size - n)
@@ -324,7 +341,9 @@ class Network:
             for rec in recs:
                 if rec.what == "sent":
                     rec.blocks.append(rx[row].copy())
-        self.listener.push(sent, heard)
+        sources = self._sources
+        np.copyto(sources[: self.rows], sent, casting="unsafe")
+        self.listener.push(sources, heard_f, heard_energy)
         if self.listener.due:
             self._look_and_listen()
         for cb in done:
@@ -339,7 +358,10 @@ class Network:
         spec = np.fft.rfft(seg, self._echo_nfft, axis=1) * self._echo_freq[rows]
         keep = self._echo_len - 1
         echo = np.fft.irfft(spec, self._echo_nfft, axis=1)[:, keep : keep + self.block]
-        mix[rows] += echo.astype(np.float32)
+        echo32 = echo.astype(np.float32)
+        mix[rows] += echo32
+        self._sources[self.rows :] = 0.0
+        self._sources[self.rows + rows] = echo32
         self._echo_hist[rows] = seg[:, seg.shape[1] - keep :]
 
     def _look_and_listen(self) -> None:
@@ -347,9 +369,10 @@ class Network:
         matches: list[Match] = self.listener.identify(rows.tolist()) if rows.size else []
         window_start = self.now + self.dt - self.listener.window * self.dt
         for m in matches:
-            hearer, speaker = self.occupant(m.listener), self.occupant(m.source)
+            hearer = self.occupant(m.listener)
+            speaker = self.source_name(m.source)
             if hearer is not None and speaker is not None:
-                hearer.hear(speaker.name, window_start, self.now + self.dt, m.rho)
+                hearer.hear(speaker, window_start, self.now + self.dt, m.rho)
         for party in list(self._scripted.values()):
             party.poll(self.now)
 

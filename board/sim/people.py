@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from board.sim.phone import PhoneError
+from board.sim.voices import PHRASES, VOICES
 
 if TYPE_CHECKING:
     from board.sim.line import CoLine
@@ -58,6 +59,8 @@ HEARD_MERGE_GAP = 5.0
 HEARD_LOG_LIMIT = 2000
 GREETING_QUIET = 1.2  # seconds of quiet that end a prompt
 CONFIRM_QUIET = 0.8
+RATE_SPREAD = 0.08
+TURN_YIELD = 2.0  # extra quiet a person waits for after its own turn
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,13 @@ class Party:
         self.channel: int | None = None
         self.heard: list[dict[str, Any]] = []
         self._open: dict[str, dict[str, Any]] = {}
+        self._candidates: dict[str, tuple[float, float, float]] = {}
         self.rng = random.Random(f"{net.seed}/{name}")
         self.voice = 0
+        # this person's pitch and tempo: no two people say the same phrase in the same samples
+        self.rate = self.rng.uniform(1.0 - RATE_SPREAD, 1.0 + RATE_SPREAD)
         self.spoke_until = -math.inf
+        self.heard_other_at = -math.inf
         self._script: Script | None = None
         self._wait: Wait | None = None
         self._running = False
@@ -104,17 +111,26 @@ class Party:
     # ---- hearing --------------------------------------------------------------------------------
 
     def hear(self, who: str, t0: float, t1: float, rho: float) -> None:
+        """The listener found `who` in what this party heard over [t0, t1). A new segment is
+        opened only when two consecutive windows agree (a lone window is not a voice)."""
         seg = self._open.get(who)
         if seg is not None and t0 - seg["until"] <= HEARD_MERGE_GAP:
             seg["until"] = round(t1, 3)
             seg["rho"] = max(seg["rho"], round(rho, 3))
         else:
-            seg = {"who": who, "t": round(t0, 3), "until": round(t1, 3), "rho": round(rho, 3)}
+            first = self._candidates.get(who)
+            self._candidates[who] = (t0, t1, rho)
+            if first is None or t0 - first[1] > 1e-6:
+                return
+            seg = {"who": who, "t": round(first[0], 3), "until": round(t1, 3)}
+            seg["rho"] = round(max(rho, first[2]), 3)
             self._open[who] = seg
             self.heard.append(seg)
             if len(self.heard) > HEARD_LOG_LIMIT:
                 del self.heard[: len(self.heard) - HEARD_LOG_LIMIT]
             self.net.notify("heard", party=self.name, who=who)
+        if who != self.name:
+            self.heard_other_at = t1
         self.on_heard(who)
 
     def on_heard(self, who: str) -> None:
@@ -146,9 +162,9 @@ class Party:
         outlet.play(samples, self._spoke)
 
     def say_phrase(self, index: int | None = None) -> None:
-        phrases = self.net.voices.phrases(self.role, self.voice)
-        i = self.rng.randrange(len(phrases)) if index is None else index % len(phrases)
-        self.say(phrases[i])
+        count = len(PHRASES[self.role])
+        i = self.rng.randrange(count) if index is None else index % count
+        self.say(self.net.voices.phrase(self.role, self.voice, i, self.rate))
 
     @property
     def speaking(self) -> bool:
@@ -199,11 +215,17 @@ class Party:
     def sleep(self, seconds: float) -> Wait:
         return (None, self.now + seconds)
 
+    def _my_turn(self, gap: float) -> bool:
+        """Quiet for `gap` — or for `gap + TURN_YIELD` when I was the last to speak."""
+        extra = TURN_YIELD if self.spoke_until > self.heard_other_at else 0.0
+        return self.quiet_for(gap + extra)
+
     def _converse(self, until: float, other_gone: Callable[[], bool]) -> Script:
-        """Speak a phrase whenever the other side has been quiet for a moment."""
+        """Take turns: speak a phrase when the other side has been quiet for a moment. After
+        speaking, wait longer, so the other side (if there) always gets the next turn."""
         while True:
             gap = self.rng.uniform(0.3, 1.2)
-            yield (lambda g=gap: self.quiet_for(g) or other_gone(), until)  # type: ignore[misc]
+            yield (lambda g=gap: self._my_turn(g) or other_gone(), until)  # type: ignore[misc]
             if self.now >= until or other_gone():
                 return
             self.say_phrase()
@@ -371,7 +393,11 @@ class Agent(Party):
         self.wrapup, self.answer_delay = wrapup, answer_delay
         self.codes = codes or FeatureCodes()
         self.channel = phone.channel
-        self.voice = self.rng.randrange(1 << 16)
+        # agents at different stations get different voices, spread over voice and rate
+        station = phone.index - 1
+        self.voice = station
+        spread = (station // len(VOICES) * 0.6180339887) % 1.0
+        self.rate = 1.0 - RATE_SPREAD + 2 * RATE_SPREAD * spread
         self.logged_in = False
         self.paused = False
         self.caller: str | None = None
@@ -481,7 +507,7 @@ class Agent(Party):
         end = self.now + hold
 
         def gone() -> bool:
-            return self.now - self.last_heard_caller > 8.0 or (
+            return self.now - self.last_heard_caller > 10.0 or (
                 not self.speaking and self.quiet_for(3.0)
             )
 

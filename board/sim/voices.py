@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 RATE = 8000
 RENDER_VERSION = 1
 SPEECH_LEVEL_DBM0 = -20.0
+VARIANT_CACHE = 512
 
 
 class VoiceError(RuntimeError):
@@ -182,6 +183,7 @@ class VoiceLibrary:
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = cache_dir(str(directory) if directory else None)
         self._phrases: dict[tuple[str, int], tuple[np.ndarray, ...]] = {}
+        self._variants: dict[tuple[str, int, int, float], np.ndarray] = {}
         self._lock = threading.Lock()
 
     def _path(self, text: str, voice: Voice) -> Path:
@@ -209,19 +211,45 @@ class VoiceLibrary:
         """Every phrase of `role` ("caller" or "agent") in voice number `voice`."""
         key = (role, voice % len(VOICES))
         with self._lock:
-            if key not in self._phrases:
-                v = VOICES[key[1]]
-                rendered = tuple(self._load(text, v) for text in PHRASES[role])
-                for r in rendered:
-                    r.setflags(write=False)
-                self._phrases[key] = rendered
-            return self._phrases[key]
+            found = self._phrases.get(key)
+        if found is not None:
+            return found
+        v = VOICES[key[1]]
+        rendered = tuple(self._load(text, v) for text in PHRASES[role])
+        for r in rendered:
+            r.setflags(write=False)
+        with self._lock:
+            return self._phrases.setdefault(key, rendered)
+
+    def phrase(self, role: str, voice: int, index: int, rate: float = 1.0) -> np.ndarray:
+        """Phrase `index` of `role` in `voice`, played `rate` times faster (pitch and tempo:
+        each person's own variant, so two people never say exactly the same samples)."""
+        key = (role, voice % len(VOICES), index, round(rate, 5))
+        with self._lock:
+            cached = self._variants.get(key)
+        if cached is not None:
+            return cached
+        base = self.phrases(role, voice)[index % len(PHRASES[role])]
+        if abs(rate - 1.0) < 1e-6:
+            out = base
+        else:
+            n = int(base.size / rate)
+            pos = np.arange(n) * rate
+            out = np.rint(np.interp(pos, np.arange(base.size), base)).astype(np.int16)
+            out.setflags(write=False)
+        with self._lock:
+            self._variants[key] = out
+            while len(self._variants) > VARIANT_CACHE:
+                self._variants.pop(next(iter(self._variants)))
+        return out
 
     def prepare(self) -> None:
         """Render (or load) every phrase of every voice now, so no tick waits for espeak-ng."""
-        for role in PHRASES:
-            for v in range(len(VOICES)):
-                self.phrases(role, v)
+        from concurrent.futures import ThreadPoolExecutor
+
+        keys = [(role, v) for role in PHRASES for v in range(len(VOICES))]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda k: self.phrases(*k), keys))
 
 
 # ---- WAV files -------------------------------------------------------------------------------
