@@ -43,7 +43,9 @@ def _open(table: dict[str, str], what: str, url: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise BoardURLError(f"open {what} {url!r}: backend {module_name} unavailable: {exc}") from exc
+        raise BoardURLError(
+            f"open {what} {url!r}: backend {module_name} unavailable: {exc}"
+        ) from exc
     return getattr(module, factory)(url)
 
 

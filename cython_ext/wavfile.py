@@ -97,7 +97,11 @@ def write_wav(
         from cython_ext import g711
 
         encode = g711.linear_to_ulaw if encoding == "ulaw" else g711.linear_to_alaw
-        tag, bits, payload = (FORMAT_ULAW if encoding == "ulaw" else FORMAT_ALAW), 8, encode(samples)
+        tag, bits, payload = (
+            (FORMAT_ULAW if encoding == "ulaw" else FORMAT_ALAW),
+            8,
+            encode(samples),
+        )
     else:
         raise ValueError(f"unknown WAV encoding {encoding!r}")
     block = bits // 8
@@ -105,5 +109,7 @@ def write_wav(
     if tag != FORMAT_PCM:
         fmt += struct.pack("<H", 0)
     chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    chunks += b"data" + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
+    chunks += (
+        b"data" + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
+    )
     Path(path).write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)

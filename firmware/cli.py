@@ -13,7 +13,10 @@ import sys
 # name: (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("firmware.commands.run", "run the box under supervisord (simulated board by default)"),
-    "sim": ("firmware.commands.sim", "run a traffic simulation on the virtual clock, print figures"),
+    "sim": (
+        "firmware.commands.sim",
+        "run a traffic simulation on the virtual clock, print figures",
+    ),
     "config": ("firmware.commands.config", "check a config file (`callbox config check FILE`)"),
     "dsp": ("firmware.dsptools", "run a DSP kernel on WAV files or generate test signals"),
     "isdn": ("firmware.isdn.cli", "the ISDN PRI stack on its own (`callbox isdn peer …`)"),

@@ -42,9 +42,7 @@ class ErlangC:
     @property
     def average_speed_of_answer_s(self) -> float:
         return (
-            self.probability_of_waiting
-            * self.mean_service_s
-            / (self.agents - self.offered_erlangs)
+            self.probability_of_waiting * self.mean_service_s / (self.agents - self.offered_erlangs)
         )
 
     def service_level(self, threshold_s: float) -> float:

@@ -14,7 +14,10 @@ TOOLS: dict[str, tuple[str, str]] = {
     "dtmf": ("firmware.dsptools.dtmf", "detect DTMF digits: one JSON line per digit"),
     "callerid": ("firmware.dsptools.callerid", "decode caller ID: one JSON line per file"),
     "cpt": ("firmware.dsptools.cpt", "detect call-progress tones: one JSON line per tone"),
-    "echo": ("firmware.dsptools.echo", "cancel line echo: --far FAR.wav --near NEAR.wav --out OUT.wav"),
+    "echo": (
+        "firmware.dsptools.echo",
+        "cancel line echo: --far FAR.wav --near NEAR.wav --out OUT.wav",
+    ),
     "gen": ("firmware.dsptools.gen", "generate test signals: gen dtmf|tone|callerid … -o FILE.wav"),
 }
 
