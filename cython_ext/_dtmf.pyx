@@ -7,7 +7,7 @@ window and debounces the decisions; finished digits go into a fixed event buffer
 Python side drains between chunks, so nothing is allocated inside the loop.
 """
 
-from libc.math cimport atan2, cos, floor, remainder, sin, sqrt
+from libc.math cimport atan2, cos, floor, sin, sqrt
 from libc.stdint cimport int16_t, int64_t
 
 DEF SUB = 40
@@ -44,14 +44,15 @@ for _n in range(WIN):
 
 
 cdef class DtmfRx:
-    cdef double tab_re[SUB][NTONES]
-    cdef double tab_im[SUB][NTONES]
+    cdef float tab_re[SUB][NTONES]
+    cdef float tab_im[SUB][NTONES]
     cdef double w[NTONES]
     cdef double rot_c[NTONES][NSUB]
     cdef double rot_s[NTONES][NSUB]
-    cdef double acc_re[NTONES]
-    cdef double acc_im[NTONES]
-    cdef double acc_e
+    cdef double cos_tol[NTONES]
+    cdef float acc_re[NTONES]
+    cdef float acc_im[NTONES]
+    cdef float acc_e
     cdef int fill
     cdef double xr[NSUB][NTONES]
     cdef double xi[NSUB][NTONES]
@@ -70,6 +71,7 @@ cdef class DtmfRx:
         cdef int n, k, i
         for k in range(NTONES):
             self.w[k] = 2.0 * PI * FREQS[k] / RATE
+            self.cos_tol[k] = cos(FREQ_TOL * self.w[k] * 2 * SUB)
             for i in range(NSUB):
                 self.rot_c[k][i] = cos(self.w[k] * i * SUB)
                 self.rot_s[k][i] = -sin(self.w[k] * i * SUB)
@@ -142,23 +144,59 @@ cdef class DtmfRx:
         self.nev += 1
 
     cdef void _run(self, const int16_t[::1] block, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-        cdef Py_ssize_t j
+        # Accumulate in locals, one sub-block stretch at a time, so the compiler keeps the 16
+        # accumulators in vector registers (no aliasing with the state object).
+        cdef Py_ssize_t j = start, end
         cdef int k, f
-        cdef double x
-        cdef double* tr
-        cdef double* ti
-        for j in range(start, stop):
-            x = block[j]
+        cdef float x, e, x0, x1, x2, x3
+        cdef float ar[NTONES]
+        cdef float ai[NTONES]
+        cdef const float* tr
+        cdef const float* ti
+        while j < stop:
             f = self.fill
-            tr = self.tab_re[f]
-            ti = self.tab_im[f]
+            end = min(stop, j + (SUB - f))
             for k in range(NTONES):
-                self.acc_re[k] += x * tr[k]
-                self.acc_im[k] += x * ti[k]
-            self.acc_e += x * x
-            self.ring[self.ring_pos + f] = x
-            self.fill = f + 1
-            if self.fill == SUB:
+                ar[k] = self.acc_re[k]
+                ai[k] = self.acc_im[k]
+            e = self.acc_e
+            while j + 4 <= end:
+                # Four samples per step: one dependent add per accumulator instead of four.
+                x0 = block[j]
+                x1 = block[j + 1]
+                x2 = block[j + 2]
+                x3 = block[j + 3]
+                for k in range(NTONES):
+                    ar[k] += (x0 * self.tab_re[f][k] + x1 * self.tab_re[f + 1][k]) + (
+                        x2 * self.tab_re[f + 2][k] + x3 * self.tab_re[f + 3][k]
+                    )
+                    ai[k] += (x0 * self.tab_im[f][k] + x1 * self.tab_im[f + 1][k]) + (
+                        x2 * self.tab_im[f + 2][k] + x3 * self.tab_im[f + 3][k]
+                    )
+                e += (x0 * x0 + x1 * x1) + (x2 * x2 + x3 * x3)
+                self.ring[self.ring_pos + f] = x0
+                self.ring[self.ring_pos + f + 1] = x1
+                self.ring[self.ring_pos + f + 2] = x2
+                self.ring[self.ring_pos + f + 3] = x3
+                f += 4
+                j += 4
+            while j < end:
+                x = block[j]
+                tr = &self.tab_re[f][0]
+                ti = &self.tab_im[f][0]
+                for k in range(NTONES):
+                    ar[k] += x * tr[k]
+                    ai[k] += x * ti[k]
+                e += x * x
+                self.ring[self.ring_pos + f] = x
+                f += 1
+                j += 1
+            for k in range(NTONES):
+                self.acc_re[k] = ar[k]
+                self.acc_im[k] = ai[k]
+            self.acc_e = e
+            self.fill = f
+            if f == SUB:
                 self._sub_block()
 
     cdef void _sub_block(self) noexcept nogil:
@@ -188,12 +226,14 @@ cdef class DtmfRx:
         cdef double e_max = max(max(e0, e1), max(e2, e3))
         cdef double e_min = min(min(e0, e1), min(e2, e3))
         cdef double total = e0 + e1 + e2 + e3
-        cdef int group, base, k, i, best
+        cdef int group, base, k, i, best, key
         cdef double re, im, mag, best_mag, second_mag, c, s, c1, s1
-        cdef double h1r, h1i, h2r, h2i, pr, pi_, turn, offset, wk, power
+        cdef double h1r, h1i, h2r, h2i, pr, pi_, power, c2
         cdef int picks[2]
         cdef double powers[2]
-        cdef double freqs[2]
+        cdef double zrs[2]
+        cdef double zis[2]
+        cdef double zr, zi, zabs, ch, sh
         if total < 2.0 * WIN * MIN_TONE_POWER or e_min < FILL_MIN * e_max:
             return -1
         for group in range(2):
@@ -224,34 +264,52 @@ cdef class DtmfRx:
             h2i = self.xi[2][best] + self.xr[3][best] * s1 + self.xi[3][best] * c1
             pr = h2r * h1r + h2i * h1i
             pi_ = h2i * h1r - h2r * h1i
-            if pr == 0.0 and pi_ == 0.0:
-                return -1
-            turn = atan2(pi_, pr) - self.w[best] * 2 * SUB
-            turn = remainder(turn, 2.0 * PI)
-            offset = turn / (2 * SUB)
-            if abs(offset) > FREQ_TOL * self.w[best]:
-                return -1
+            # z = phase advance over 2 sub-blocks minus the nominal one: angle = offset * 80.
+            zr = pr * self.rot_c[best][2] - pi_ * self.rot_s[best][2]
+            zi = pr * self.rot_s[best][2] + pi_ * self.rot_c[best][2]
+            zabs = sqrt(zr * zr + zi * zi)
+            if zabs == 0.0 or zr < self.cos_tol[best] * zabs:
+                return -1  # |offset| > 2.5 %
+            # Rotation per sub-block at the measured frequency: e^{-j w SUB} * e^{-j angle / 2}.
+            ch = sqrt(0.5 * (1.0 + zr / zabs))
+            sh = zi / zabs / (2.0 * ch)
+            c1 = self.rot_c[best][1] * ch + self.rot_s[best][1] * sh
+            s1 = self.rot_s[best][1] * ch - self.rot_c[best][1] * sh
+            c = 1.0
+            s = 0.0
             re = 0.0
             im = 0.0
-            wk = self.w[best] + offset
             for i in range(NSUB):
-                c = cos(wk * i * SUB)
-                s = -sin(wk * i * SUB)
                 re += self.xr[i][best] * c - self.xi[i][best] * s
                 im += self.xr[i][best] * s + self.xi[i][best] * c
+                c2 = c * c1 - s * s1
+                s = c * s1 + s * c1
+                c = c2
             power = 2.0 * (re * re + im * im) / (WIN * WIN)
             if power < MIN_TONE_POWER or second_mag * 2.0 / (WIN * WIN) > NEIGHBOUR_MAX * power:
                 return -1
             picks[group] = best
             powers[group] = power
-            freqs[group] = wk
+            zrs[group] = zr
+            zis[group] = zi
         if powers[1] > TWIST_HIGH_MAX * powers[0] or powers[0] > TWIST_LOW_MAX * powers[1]:
             return -1
         if (powers[0] + powers[1]) * WIN < ENERGY_RATIO_MIN * total:
             return -1
-        if self._voiced(freqs[0], freqs[1]):
+        key = picks[0] * 4 + (picks[1] - 4)
+        # The voice check runs on the window that would complete a detection (it is the costly
+        # test); a voiced window breaks the run. A digit already held is not re-checked.
+        if (
+            key != self.cur
+            and key == self.cand
+            and self.run == DETECT_WINDOWS - 1
+            and self._voiced(
+                self.w[picks[0]] + atan2(zis[0], zrs[0]) / (2 * SUB),
+                self.w[picks[1]] + atan2(zis[1], zrs[1]) / (2 * SUB),
+            )
+        ):
             return -1
-        return picks[0] * 4 + (picks[1] - 4)
+        return key
 
     cdef double _hann_power(self, double w) noexcept nogil:
         cdef double c_step = cos(w), s_step = -sin(w)

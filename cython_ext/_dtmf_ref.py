@@ -40,6 +40,9 @@ _n = np.arange(SUB)
 _TAB_RE = np.cos(2.0 * np.pi * np.outer(_n, FREQS) / RATE)
 _TAB_IM = -np.sin(2.0 * np.pi * np.outer(_n, FREQS) / RATE)
 _W = 2.0 * np.pi * np.asarray(FREQS) / RATE
+_ROT_C = [[math.cos(w * i * SUB) for i in range(NSUB)] for w in _W]
+_ROT_S = [[-math.sin(w * i * SUB) for i in range(NSUB)] for w in _W]
+_COS_TOL = [math.cos(FREQ_TOL * w * 2 * SUB) for w in _W]
 _HANN = [0.5 - 0.5 * math.cos(2.0 * math.pi * (n + 0.5) / WIN) for n in range(WIN)]
 
 
@@ -80,13 +83,21 @@ def voiced(ring: list[float], start: int, wl: float, wh: float) -> bool:
 
 
 def analyse_window(
-    xr: np.ndarray, xi: np.ndarray, energy: np.ndarray, ring: list[float], start: int
+    xr: np.ndarray,
+    xi: np.ndarray,
+    energy: np.ndarray,
+    ring: list[float],
+    start: int,
+    held: int = -1,
+    completes: int = -1,
 ) -> int:
     """Decide one 160-sample window from its sub-block correlations: a key index 0..15 or -1.
 
     `xr`, `xi`: (NSUB, 8) real/imaginary correlations of each sub-block with each tone (relative to
     the sub-block's start), oldest first; `energy`: (NSUB,) sum of squares of each sub-block;
-    `ring`, `start`: the window's samples as a circular buffer and where the oldest one is.
+    `ring`, `start`: the window's samples as a circular buffer and where the oldest one is;
+    `held`: the digit currently held (not re-checked for voice); `completes`: the key whose run
+    this window would complete (only that window gets the voice check).
     """
     e_max = max(energy[0], energy[1], energy[2], energy[3])
     e_min = min(energy[0], energy[1], energy[2], energy[3])
@@ -95,7 +106,7 @@ def analyse_window(
         return -1
     picks = [0, 0]
     powers = [0.0, 0.0]
-    freqs = [0.0, 0.0]
+    turns = [0.0, 0.0]
     for group in range(2):
         base = 4 * group
         best, best_mag, second_mag = -1, -1.0, -1.0
@@ -104,8 +115,8 @@ def analyse_window(
             re = 0.0
             im = 0.0
             for i in range(NSUB):
-                c = math.cos(_W[k] * i * SUB)
-                s = -math.sin(_W[k] * i * SUB)
+                c = _ROT_C[k][i]
+                s = _ROT_S[k][i]
                 re += xr[i, k] * c - xi[i, k] * s
                 im += xr[i, k] * s + xi[i, k] * c
             mag = re * re + im * im
@@ -115,43 +126,51 @@ def analyse_window(
             elif mag > second_mag:
                 second_mag = mag
         # Frequency offset from the phase advance between the window's two halves.
-        c1, s1 = math.cos(_W[best] * SUB), -math.sin(_W[best] * SUB)
+        c1, s1 = _ROT_C[best][1], _ROT_S[best][1]
         h1r = xr[0, best] + xr[1, best] * c1 - xi[1, best] * s1
         h1i = xi[0, best] + xr[1, best] * s1 + xi[1, best] * c1
         h2r = xr[2, best] + xr[3, best] * c1 - xi[3, best] * s1
         h2i = xi[2, best] + xr[3, best] * s1 + xi[3, best] * c1
         pr = h2r * h1r + h2i * h1i
         pi_ = h2i * h1r - h2r * h1i
-        if pr == 0.0 and pi_ == 0.0:
-            return -1
-        turn = math.atan2(pi_, pr) - _W[best] * 2 * SUB
-        turn = math.remainder(turn, 2.0 * math.pi)
-        offset = turn / (2 * SUB)  # radians per sample
-        if abs(offset) > FREQ_TOL * _W[best]:
-            return -1
-        # Window correlation at the estimated frequency (coherent sum, derotated).
+        # z = phase advance over 2 sub-blocks minus the nominal one: angle = offset * 80.
+        c2, s2 = _ROT_C[best][2], _ROT_S[best][2]
+        zr = pr * c2 - pi_ * s2
+        zi = pr * s2 + pi_ * c2
+        zabs = math.sqrt(zr * zr + zi * zi)
+        if zabs == 0.0 or zr < _COS_TOL[best] * zabs:
+            return -1  # |offset| > 2.5 %
+        # Rotation per sub-block at the measured frequency: e^{-j w SUB} * e^{-j angle / 2}.
+        ch = math.sqrt(0.5 * (1.0 + zr / zabs))
+        sh = zi / zabs / (2.0 * ch)
+        c1 = _ROT_C[best][1] * ch + _ROT_S[best][1] * sh
+        s1 = _ROT_S[best][1] * ch - _ROT_C[best][1] * sh
+        c, s = 1.0, 0.0
         re = 0.0
         im = 0.0
-        wk = _W[best] + offset
         for i in range(NSUB):
-            c = math.cos(wk * i * SUB)
-            s = -math.sin(wk * i * SUB)
             re += xr[i, best] * c - xi[i, best] * s
             im += xr[i, best] * s + xi[i, best] * c
+            c, s = c * c1 - s * s1, c * s1 + s * c1
         power = 2.0 * (re * re + im * im) / (WIN * WIN)
         if power < MIN_TONE_POWER or second_mag * 2.0 / (WIN * WIN) > NEIGHBOUR_MAX * power:
             return -1
         picks[group] = best
         powers[group] = power
-        freqs[group] = wk
+        turns[group] = math.atan2(zi, zr)
     low, high = powers
     if high > TWIST_HIGH_MAX * low or low > TWIST_LOW_MAX * high:
         return -1
     if (low + high) * WIN < ENERGY_RATIO_MIN * total:
         return -1
-    if voiced(ring, start, freqs[0], freqs[1]):
+    key = picks[0] * 4 + (picks[1] - 4)
+    # The voice check runs on the window that would complete a detection (it is the costly
+    # test); a voiced window breaks the run. A digit already held is not re-checked.
+    wl = _W[picks[0]] + turns[0] / (2 * SUB)
+    wh = _W[picks[1]] + turns[1] / (2 * SUB)
+    if key != held and key == completes and voiced(ring, start, wl, wh):
         return -1
-    return picks[0] * 4 + (picks[1] - 4)
+    return key
 
 
 class DtmfRx:
@@ -220,7 +239,10 @@ class DtmfRx:
         self._nsub += 1
         if self._nsub < NSUB:
             return
-        key = analyse_window(self._xr, self._xi, self._energy, self._ring, self._ring_pos)
+        completes = self._cand if self._run == DETECT_WINDOWS - 1 else -1
+        key = analyse_window(
+            self._xr, self._xi, self._energy, self._ring, self._ring_pos, self._cur, completes
+        )
         self._decide(key)
 
     def _decide(self, key: int) -> None:
