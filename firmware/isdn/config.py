@@ -160,16 +160,15 @@ def parse_channels(value: object, key: str) -> tuple[int, ...]:
     if isinstance(value, str):
         for part in value.split(","):
             part = part.strip()
+            lo_s, dash, hi_s = part.partition("-")
             try:
-                if "-" in part:
-                    lo, hi = (int(x) for x in part.split("-", 1))
-                    if lo > hi:
-                        raise SpanConfigError(key, f"range {part!r} runs backwards")
-                    out.extend(range(lo, hi + 1))
-                else:
-                    out.append(int(part))
+                lo = int(lo_s)
+                hi = int(hi_s) if dash else lo
             except ValueError:
                 raise SpanConfigError(key, f"{part!r} is not a channel number or range") from None
+            if lo > hi:
+                raise SpanConfigError(key, f"range {part!r} runs backwards")
+            out.extend(range(lo, hi + 1))
     elif isinstance(value, list | tuple):
         for v in value:
             if isinstance(v, bool) or not isinstance(v, int):
