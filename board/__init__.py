@@ -51,7 +51,8 @@ def _open(table: dict[str, str], what: str, url: str) -> Any:
 
 def open_card(url: str) -> Card:
     """Open a telephony card by URL (`sim://…`, `dahdi://…`)."""
-    return _open(CARD_BACKENDS, "card", url)  # type: ignore[no-any-return]
+    card: Card = _open(CARD_BACKENDS, "card", url)
+    return card
 
 
 def open_led_panel(url: str) -> Any:
