@@ -204,6 +204,7 @@ class CallLayer:
             raise CallError(f"call {call_id}: CALL PROCEEDING in state {call.state}")
         self._stop(call, "t302")
         self._send(call, MT.CALL_PROCEEDING, [self._chan_ie(call)])
+        call.channel_confirmed = True
         call.state = INCOMING_PROCEEDING
 
     def alerting(self, call_id: int, now: float) -> None:
@@ -215,6 +216,7 @@ class CallLayer:
         if self.network:
             ies.append(IE.ProgressIndicator(IE.PROGRESS_INBAND, self._location).encode())
         self._send(call, MT.ALERTING, ies)
+        call.channel_confirmed = True
         call.state = CALL_RECEIVED
 
     def answer(self, call_id: int, now: float) -> None:
@@ -229,6 +231,7 @@ class CallLayer:
         self._stop(call, "t302")
         ies = [] if call.channel_confirmed else [self._chan_ie(call)]
         self._send(call, MT.CONNECT, ies)
+        call.channel_confirmed = True
         if self.network:
             call.state = ACTIVE
             self.events.append(Connected(call.call_id, call.channel))

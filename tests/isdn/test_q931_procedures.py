@@ -470,3 +470,28 @@ def test_outgoing_call_alerting_then_connect(net: CraftedPeer) -> None:
     assert [m.mtype for m in net.take()] == [MT.CONNECT_ACKNOWLEDGE]
     ev = net.take_events()
     assert Alerting(cid) in ev and any(isinstance(e, Connected) for e in ev)
+
+
+def test_capture_switches_on_and_off_at_run_time(cpe: CraftedPeer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    path = tmp_path / "d.pcap"
+    cpe.stack.start_capture(str(path))
+    cid, setup = placed(cpe)  # SETUP out, RR in
+    cpe.stack.stop_capture()
+    cpe.stack.hangup(cid)
+    cpe.drain()  # not captured
+    data = path.read_bytes()
+    magic, _, _, _, _, _, linktype = struct.unpack("<IHHiIII", data[:24])
+    assert (magic, linktype) == (0xA1B2C3D4, 177)
+    records = []
+    off = 24
+    while off < len(data):
+        _, _, incl, _ = struct.unpack("<IIII", data[off : off + 16])
+        records.append(data[off + 16 : off + 16 + incl])
+        off += 16 + incl
+    sent = [r for r in records if r[:2] == b"\x00\x04"]
+    received = [r for r in records if r[:2] == b"\x00\x00"]
+    assert len(sent) == 1 and sent[0][16 + 4 :] == setup.encode()  # after address + control
+    assert len(received) == 1 and received[0][16 + 2] == 0x01  # the peer's RR
+    assert all(r[14:16] == b"\x00\x30" for r in records)  # ETH_P_LAPD
