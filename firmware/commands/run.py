@@ -161,7 +161,9 @@ def plan_broker(config: Config, runtime_dir: Path) -> BrokerPlan:
     configured = address_from_config(config)
     if port_open(configured.host, configured.port):
         return BrokerPlan(configured, None, ())
-    port, ws_port = free_port(), free_port()
+    port = ws_port = free_port()
+    while ws_port == port:
+        ws_port = free_port()
     files = write_broker_files(
         runtime_dir / "mosquitto", tree_for(config), port=port, websockets_port=ws_port
     )

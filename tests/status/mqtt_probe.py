@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,26 @@ class MqttProbe:
             self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self._unacked = 0
         self._subs = [subscribe] if isinstance(subscribe, str) else list(subscribe or [])
-        self.client.connect(host, port, keepalive=30)
+        self.client.reconnect_delay_set(0.05, 0.5)
+        self.client.connect_async(host, port, keepalive=30)  # retries until the broker is up
         self.client.loop_start()
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connect_reason = reason
         if not reason.is_failure:
-            for topic in self._subs:
-                client.subscribe(topic, qos=1)
-            self.connected.set()
+            self._unacked = len(self._subs)
+            for topic in self._subs:  # Retain As Published: `retain` says what was published
+                client.subscribe(topic, options=SubscribeOptions(qos=1, retainAsPublished=True))
+            if not self._subs:
+                self.connected.set()
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        self._unacked -= 1
+        if self._unacked <= 0:
+            self.connected.set()  # subscribed: nothing published from now on is missed
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         props: dict[str, Any] = {}
