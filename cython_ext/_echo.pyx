@@ -137,6 +137,8 @@ cdef double HPF_GAIN = _ref.HPF_GAIN
 cdef double MU = _ref.MU
 cdef double PROP_ALPHA = _ref.PROP_ALPHA
 cdef double GAIN_CAP = _ref.GAIN_CAP
+cdef double VSS_KNEE = _ref.VSS_KNEE
+cdef double VSS_MIN = _ref.VSS_MIN
 cdef double DELTA_POWER = _ref.DELTA_POWER
 cdef double FAR_ACTIVE_POWER = _ref.FAR_ACTIVE_POWER
 cdef double STAT_SMOOTH = _ref.STAT_SMOOTH
@@ -144,12 +146,15 @@ cdef double COPY_RATIO = _ref.COPY_RATIO
 cdef int COPY_FRAMES = _ref.COPY_FRAMES
 cdef double RESET_RATIO = _ref.RESET_RATIO
 cdef int RESET_FRAMES = _ref.RESET_FRAMES
+cdef int CHANGE_FRAMES = _ref.CHANGE_FRAMES
 cdef double NLP_RATIO = _ref.NLP_RATIO
 cdef double NLP_ATTACK = _ref.NLP_ATTACK
 cdef double NLP_RELEASE = _ref.NLP_RELEASE
 cdef double POWER_SMOOTH = _ref.POWER_SMOOTH
 cdef double NOISE_RISE = _ref.NOISE_RISE
 cdef double NOISE_FLOOR = _ref.NOISE_FLOOR
+cdef double NOISE_START = _ref.NOISE_START
+cdef double NOISE_BIAS = _ref.NOISE_BIAS
 cdef double ERLE_SMOOTH = _ref.ERLE_SMOOTH
 cdef double CONVERGED_ERLE = _ref.CONVERGED_ERLE
 cdef int TONE_BLOCK = _ref.TONE_BLOCK
@@ -281,7 +286,8 @@ cdef class EchoCanceller:
     cdef int fill
     cdef double x_frame_energy, d_energy, ef_energy, eb_energy
     cdef double ds, efs, ebs
-    cdef int better, worse
+    cdef int better, worse, changed
+    cdef readonly long long restarts
     cdef double pe, py, nlp_gain, noise
     cdef uint32_t seed
     cdef double erle
@@ -345,17 +351,18 @@ cdef class EchoCanceller:
         memset(self.e_frame, 0, sizeof(self.e_frame))
         self.x_frame_energy = self.d_energy = self.ef_energy = self.eb_energy = 0.0
         self.ds = self.efs = self.ebs = 0.0
-        self.better = self.worse = 0
+        self.better = self.worse = self.changed = 0
+        self.restarts = 0
         self.pe = self.py = 0.0
         self.nlp_gain = 1.0
-        self.noise = NOISE_FLOOR
+        self.noise = NOISE_START
         self.seed = 22222
         self.erle = 1.0
         self.far_active = self.dt = self.disabled_flag = False
         self.tone_pos = 0
         self.tone_count = 0
         self.quiet_blocks = 0
-        self.cn_amplitude = sqrt(3.0 * NOISE_FLOOR)
+        self.cn_amplitude = sqrt(3.0 * NOISE_BIAS * NOISE_START)
         watch_reset(&self.watch_far)
         watch_reset(&self.watch_near)
         self.samples = 0
@@ -445,7 +452,7 @@ cdef class EchoCanceller:
         self.samples += 1
         if self.disabled_flag:
             return raw
-        residual = self.far_active and self.pe < NLP_RATIO * self.py
+        residual = self.pe < NLP_RATIO * self.py
         self.dt = self.far_active and self.erle >= CONVERGED_ERLE and self.pe > self.py
         if self.nlp and residual:
             self.nlp_gain = self.nlp_gain - NLP_ATTACK
@@ -499,7 +506,7 @@ cdef class EchoCanceller:
         cdef int p = self.parts, t = self.taps
         cdef int i, k, q, base, nk, a, b
         cdef double far_max, d_e, ef_e, eb_e, pe_frame, mag, total, gbase, scale, ur, ui
-        cdef double ar, ai, br_, bi_, gr, gi, inv
+        cdef double ar, ai, br_, bi_, gr, gi, inv, mu, ratio
         # newest far-end window (last NFFT samples, oldest first) packed with the error frame
         for i in range(NFFT):
             self.zr[i] = self.xbuf[self.xpos + NFFT - 1 - i]
@@ -534,7 +541,7 @@ cdef class EchoCanceller:
             self.noise = pe_frame
         if self.noise < NOISE_FLOOR:
             self.noise = NOISE_FLOOR
-        self.cn_amplitude = sqrt(3.0 * self.noise)
+        self.cn_amplitude = sqrt(3.0 * NOISE_BIAS * self.noise)
         if not self.far_active or self.disabled_flag:
             return
         # two-path control
@@ -558,6 +565,17 @@ cdef class EchoCanceller:
                 self.worse = 0
         else:
             self.worse = 0
+        # echo path change: both filters do worse than no filter at all (double talk cannot do
+        # that); the background restarts from zero, which converges faster than unlearning
+        if self.efs > self.ds and self.ebs > self.ds:
+            self.changed += 1
+            if self.changed >= CHANGE_FRAMES:
+                memset(self.w_bg, 0, t * sizeof(float))
+                self.ebs = self.ds
+                self.changed = 0
+                self.restarts += 1
+        else:
+            self.changed = 0
         if not self.dt and ef_e > 0.0:
             self.erle = ERLE_SMOOTH * self.erle + (1.0 - ERLE_SMOOTH) * (
                 d_e / ef_e if d_e > ef_e else 1.0)
@@ -576,8 +594,14 @@ cdef class EchoCanceller:
             base = ((self.head + q) % p) * NBIN
             for k in range(NBIN):
                 self.norm[k] += self.part_gain[q] * self.powers[base + k]
+        # variable step: full until the background removes 12 dB, then down to VSS_MIN * MU
+        mu = MU
+        if self.ds > 0.0:
+            ratio = sqrt(self.ebs / self.ds) / VSS_KNEE
+            if ratio < 1.0:
+                mu = MU * (ratio if ratio > VSS_MIN else VSS_MIN)
         for k in range(NBIN):
-            inv = (MU * NFFT / FRAME) / (self.norm[k] + DELTA_POWER)
+            inv = (mu * NFFT / FRAME) / (self.norm[k] + DELTA_POWER)
             self.g_re[k] *= inv
             self.g_im[k] *= inv
         # gradients of two partitions per inverse FFT (real part: partition q, imaginary part:

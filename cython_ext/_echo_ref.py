@@ -28,20 +28,25 @@ HPF_POLE = 0.985  # DC/high-pass: first order, -3 dB at about 19 Hz
 HPF_GAIN = (1.0 + HPF_POLE) / 2.0
 MU = 0.9  # background step size (normalised, per-bin whitened)
 PROP_ALPHA = 0.0  # IPNLMS mix: -1 = NLMS, 0 = half uniform, half proportionate
+VSS_KNEE = 0.25  # background error amplitude ratio below which the step shrinks (12 dB)...
+VSS_MIN = 0.3  # ...down to this share of MU
 GAIN_CAP = 4.0  # proportionate gain cap (a block update must not overshoot one tap)
-DELTA_POWER = _dbm0_power(-65.0) * NFFT  # per-bin regulariser of the far-end spectrum
+DELTA_POWER = _dbm0_power(-72.0) * NFFT  # per-bin regulariser of the far-end spectrum
 FAR_ACTIVE_POWER = _dbm0_power(-42.0)  # far end "talking" above this frame power
 STAT_SMOOTH = 0.5  # per-frame smoothing of the two-path error energies
 COPY_RATIO = 0.6  # background copied to foreground when its error is this much smaller...
 COPY_FRAMES = 2  # ...for this many frames in a row
 RESET_RATIO = 4.0  # background reset from foreground when its error is this much larger...
 RESET_FRAMES = 3  # ...for this many frames in a row
+CHANGE_FRAMES = 8  # both filters worse than none for 64 ms: echo path change, restart
 NLP_RATIO = 0.25  # NLP engages when error power < NLP_RATIO * echo-estimate power
 NLP_ATTACK = 1.0 / 48.0  # NLP gain fall per sample (6 ms to suppress)
 NLP_RELEASE = 1.0 / 8.0  # NLP gain rise per sample (1 ms to release)
 POWER_SMOOTH = 1.0 / 64.0  # per-sample smoothing of short-term powers (8 ms)
 NOISE_RISE = 1.0046  # comfort-noise level estimate: +0.02 dB per frame
 NOISE_FLOOR = _dbm0_power(-90.0)
+NOISE_START = _dbm0_power(-30.0)  # the estimate starts high and falls to the first quiet frame
+NOISE_BIAS = 1.4  # minima of 64-sample frame powers sit about 1.5 dB below the mean
 ERLE_SMOOTH = 0.9
 CONVERGED_ERLE = 10.0 ** (10.0 / 10.0)
 TONE_BLOCK = 32  # tone disabler analysis block (4 ms)
@@ -124,10 +129,11 @@ class EchoCanceller:
         self.e_frame = np.zeros(FRAME)
         self.x_frame_energy = self.d_energy = self.ef_energy = self.eb_energy = 0.0
         self.ds = self.efs = self.ebs = 0.0
-        self.better = self.worse = 0
+        self.better = self.worse = self.changed = 0
+        self.restarts = 0
         self.pe = self.py = 0.0
         self.nlp_gain = 1.0
-        self.noise = NOISE_FLOOR
+        self.noise = NOISE_START
         self.seed = 22222
         self.erle = 1.0
         self.far_active = False
@@ -220,7 +226,7 @@ class EchoCanceller:
         self.samples += 1
         if self.disabled_flag:
             return raw
-        residual = self.far_active and self.pe < NLP_RATIO * self.py
+        residual = self.pe < NLP_RATIO * self.py
         self.dt = self.far_active and self.erle >= CONVERGED_ERLE and self.pe > self.py
         if self.nlp and residual:
             self.nlp_gain = max(0.0, self.nlp_gain - NLP_ATTACK)
@@ -229,7 +235,7 @@ class EchoCanceller:
         v = e * self.nlp_gain
         if self.comfort_noise and self.nlp_gain < 1.0:
             u = ((self.seed >> 16) - 32768.0) * (1.0 / 32768.0)
-            v += (1.0 - self.nlp_gain) * u * math.sqrt(3.0 * self.noise)
+            v += (1.0 - self.nlp_gain) * u * math.sqrt(3.0 * NOISE_BIAS * self.noise)
         v = round(v)  # half to even, like lrint
         return int(min(32767, max(-32768, v)))
 
@@ -259,6 +265,12 @@ class EchoCanceller:
                 wn.reset()
         else:
             self.quiet_blocks = 0
+
+    def _step(self) -> float:
+        """Variable step: full while the background removes less than VSS_KNEE of the echo,
+        smaller as it converges (less misadjustment from line noise), never below VSS_MIN."""
+        ratio = math.sqrt(self.ebs / self.ds) if self.ds > 0.0 else 1.0
+        return MU * min(1.0, max(VSS_MIN, ratio / VSS_KNEE))
 
     def _frame(self) -> None:
         p = self.parts
@@ -298,6 +310,17 @@ class EchoCanceller:
                 self.worse = 0
         else:
             self.worse = 0
+        # echo path change: both filters do worse than no filter at all (double talk cannot do
+        # that); the background restarts from zero, which converges faster than unlearning
+        if self.efs > self.ds and self.ebs > self.ds:
+            self.changed += 1
+            if self.changed >= CHANGE_FRAMES:
+                self.w_bg[:] = 0.0
+                self.ebs = self.ds
+                self.changed = 0
+                self.restarts += 1
+        else:
+            self.changed = 0
         if not self.dt and ef_e > 0.0:
             self.erle = ERLE_SMOOTH * self.erle + (1.0 - ERLE_SMOOTH) * max(1.0, d_e / ef_e)
         # background adaptation: proportionate (IPNLMS gains per tap, capped), normalised per bin
@@ -312,6 +335,6 @@ class EchoCanceller:
         norm = part_gain @ self.powers
         err = np.zeros(NFFT)
         err[FRAME:] = self.e_frame
-        g = np.fft.rfft(err) * (MU * NFFT / FRAME) / (norm + DELTA_POWER)
+        g = np.fft.rfft(err) * (self._step() * NFFT / FRAME) / (norm + DELTA_POWER)
         grads = np.fft.irfft(g[None, :] * np.conj(self.spectra), NFFT, axis=1)[:, :FRAME]
         self.w_bg += gains * grads.reshape(-1)
