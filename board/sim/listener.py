@@ -9,9 +9,12 @@ one tick, plus whatever buffering it adds). The normalised correlation
 
     rho = <heard, sent(lag)> / (|heard| |sent(lag)|)
 
-is 1 for a clean copy, about 0.7 for one of two equal voices in a mix, and near 0 for music,
-prompts, noise or another party. A party counts as heard when rho reaches `threshold` (0.5) and
-both windows carry more than `gate_dbm0` of power, so silence and idle noise never match.
+is 1 for a clean copy, about 0.7 for one of two equal voices in a mix, and mostly below 0.5 for
+music, prompts, noise or another party. A party counts as heard when rho reaches `threshold`
+(0.5) in two consecutive windows at the same lag (chance resemblances do not repeat at the same
+lag) and both windows carry more than `gate_dbm0` of power, so silence and idle noise never
+match. When several parties match one window, matching pursuit keeps only those that explain
+what is left after the better ones are taken out (a look-alike explains nothing).
 
 The same arithmetic over a whole recording is `find()`: where (and how well) a known signal — a
 prompt, a phrase — occurs in what a party recorded. Tests use it to prove audio paths.
@@ -34,6 +37,7 @@ class Match:
     source: int  # row of the channel whose party transmitted it
     rho: float  # normalised correlation 0..1
     lag: int  # blocks between transmission and hearing
+    new: bool = False  # first confirmation: the voice began one window earlier
 
 
 class Listener:
@@ -64,6 +68,8 @@ class Listener:
         self._heard_energy = np.zeros((window, channels), dtype=np.float32)
         self._gate_power = rms_for(gate_dbm0) ** 2  # mean square per sample
         self.blocks = 0
+        self._previous: dict[tuple[int, int], int] = {}
+        self._confirmed: set[tuple[int, int]] = set()
 
     def push(
         self, sent: np.ndarray, heard: np.ndarray, heard_energy: np.ndarray | None = None
@@ -86,6 +92,30 @@ class Listener:
         return self.blocks > 0 and self.blocks % self.window == 0
 
     def identify(self, listeners: Sequence[int]) -> list[Match]:
+        """Every (listener, source) pair heard over the last two windows at the same lag.
+
+        A pair found in one window only is not reported: random look-alikes (music that happens
+        to resemble someone for 100 ms) do not repeat at the same lag, a voice does.
+        """
+        raw = self._identify(listeners)
+        previous, self._previous = self._previous, {(m.listener, m.source): m.lag for m in raw}
+        out = []
+        for m in raw:
+            lag = previous.get((m.listener, m.source))
+            if lag == m.lag:
+                out.append(
+                    Match(
+                        m.listener,
+                        m.source,
+                        m.rho,
+                        m.lag,
+                        (m.listener, m.source) not in self._confirmed,
+                    )
+                )
+        self._confirmed = {(m.listener, m.source) for m in out}
+        return out
+
+    def _identify(self, listeners: Sequence[int]) -> list[Match]:
         """Every (listener, source) pair heard over the last window, best lag per pair."""
         if not listeners or self.blocks < self.window:
             return []
@@ -125,7 +155,7 @@ class Listener:
             best = np.where(better, rho, best)
             best_lag = np.where(better, lag, best_lag)
         out: list[Match] = []
-        hits = best >= self.threshold
+        hits = (best >= self.threshold) & (best > 0.0)
         for li in np.nonzero(hits.any(axis=1))[0]:
             found = np.nonzero(hits[li])[0]
             if found.size == 1:

@@ -215,12 +215,11 @@ class Network:
 
     # ---- time ---------------------------------------------------------------------------------
 
-    def block_at(self, t: float) -> int:
-        return max(self.tick + 1, math.ceil((t - self.start) / self.dt - 1e-9))
-
     def after(self, seconds: float, fn: Callable[[], None]) -> Timer:
-        """Run `fn` at the first tick starting at or after now + seconds (never this tick)."""
-        block = self.block_at(self.now + seconds)
+        """Run `fn` at the tick starting `seconds` from now (rounded up to whole ticks; inside a
+        tick, zero seconds means the next tick). Counted in ticks, not epoch seconds, so the
+        cadence stays exact however large the epoch."""
+        block = self.tick + max(0, math.ceil(seconds / self.dt - 1e-6))
         timer = Timer(block, fn)
         self._timer_seq += 1
         heapq.heappush(self._timers, (block, self._timer_seq, timer))
@@ -349,6 +348,7 @@ class Network:
         for cb in done:
             cb()
         self.tick += 1
+        self.now = self.start + self.tick * self.dt  # commands between ticks act at the next one
         return rx
 
     def _add_echo(self, mix: np.ndarray) -> None:
@@ -367,12 +367,14 @@ class Network:
     def _look_and_listen(self) -> None:
         rows = np.nonzero(self.connected)[0]
         matches: list[Match] = self.listener.identify(rows.tolist()) if rows.size else []
-        window_start = self.now + self.dt - self.listener.window * self.dt
+        window = self.listener.window * self.dt
+        window_start = self.now + self.dt - window
         for m in matches:
             hearer = self.occupant(m.listener)
             speaker = self.source_name(m.source)
             if hearer is not None and speaker is not None:
-                hearer.hear(speaker, window_start, self.now + self.dt, m.rho)
+                t0 = window_start - window if m.new else window_start
+                hearer.hear(speaker, t0, self.now + self.dt, m.rho)
         for party in list(self._scripted.values()):
             party.poll(self.now)
 

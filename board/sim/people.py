@@ -83,7 +83,6 @@ class Party:
         self.channel: int | None = None
         self.heard: list[dict[str, Any]] = []
         self._open: dict[str, dict[str, Any]] = {}
-        self._candidates: dict[str, tuple[float, float, float]] = {}
         self.rng = random.Random(f"{net.seed}/{name}")
         self.voice = 0
         # this person's pitch and tempo: no two people say the same phrase in the same samples
@@ -111,19 +110,13 @@ class Party:
     # ---- hearing --------------------------------------------------------------------------------
 
     def hear(self, who: str, t0: float, t1: float, rho: float) -> None:
-        """The listener found `who` in what this party heard over [t0, t1). A new segment is
-        opened only when two consecutive windows agree (a lone window is not a voice)."""
+        """The listener found `who` in what this party heard over [t0, t1)."""
         seg = self._open.get(who)
         if seg is not None and t0 - seg["until"] <= HEARD_MERGE_GAP:
             seg["until"] = round(t1, 3)
             seg["rho"] = max(seg["rho"], round(rho, 3))
         else:
-            first = self._candidates.get(who)
-            self._candidates[who] = (t0, t1, rho)
-            if first is None or t0 - first[1] > 1e-6:
-                return
-            seg = {"who": who, "t": round(first[0], 3), "until": round(t1, 3)}
-            seg["rho"] = round(max(rho, first[2]), 3)
+            seg = {"who": who, "t": round(t0, 3), "until": round(t1, 3), "rho": round(rho, 3)}
             self._open[who] = seg
             self.heard.append(seg)
             if len(self.heard) > HEARD_LOG_LIMIT:

@@ -34,6 +34,7 @@ class Switchboard:
     greeting: np.ndarray = field(default_factory=lambda: read_wav(f"{ALLISON}/hello-world.wav"))
     answer_rings: int = 2
     nailed: bool = False
+    detect_dtmf: bool = True
 
     def __post_init__(self) -> None:
         net = self.card.network
@@ -43,9 +44,17 @@ class Switchboard:
         self.station_free = {ph.channel: True for ph in net.phones}
         self.station_off = {ph.channel: False for ph in net.phones}
         self.log: list[tuple[float, str, int]] = []
+        # DTMF heard from every channel (what the caller pressed, the agent's feature codes)
+        from cython_ext.dtmf import DtmfDetector
+
+        self._detectors = [DtmfDetector() for _ in range(net.rows)]
+        self._det_pos = [0] * net.rows
+        self.digits: list[tuple[float, int, str]] = []  # (time the digit began, channel, digit)
+        self.greeting_ends: dict[int, float] = {}
 
     def step(self) -> np.ndarray:
         card, block = self.card, self.card.block_size
+        det_pos = self._det_pos
         tx = np.zeros_like(self.tx)
         for b in list(self.calls.values()):
             t, s = b.trunk - 1, (b.station - 1) if b.station else None
@@ -55,6 +64,7 @@ class Switchboard:
                 b.prompt_pos += block
                 if b.prompt_pos >= self.greeting.size:
                     b.state = "offer"
+                    self.greeting_ends[b.trunk] = card.now + block / 8000
             if b.state == "offer":
                 free = [
                     ch
@@ -72,8 +82,16 @@ class Switchboard:
             if b.state == "bridged" and s is not None:
                 tx[t] = self.rx[s]
                 tx[s] = self.rx[t]
+        t_block = card.now
         rx = card.exchange(tx)
         self.rx = rx
+        for row, det in enumerate(self._detectors):
+            if self.detect_dtmf:
+                for d in det.process(rx[row]):
+                    start = t_block + (d.start - det_pos[row]) / 8000
+                    self.digits.append((round(start, 3), row + 1, d.digit))
+        for row in range(len(det_pos)):
+            det_pos[row] += block
         for ev in card.events():
             self.log.append((card.now, type(ev).__name__, ev.channel))
             if isinstance(ev, RingStart):
