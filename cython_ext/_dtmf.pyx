@@ -15,6 +15,7 @@ DEF NSUB = 4
 DEF WIN = 160
 DEF NTONES = 8
 DEF MAX_EVENTS = 64
+DEF MAX_HARM = 40
 
 cdef double RATE = 8000.0
 cdef double PI = 3.141592653589793
@@ -311,30 +312,24 @@ cdef class DtmfRx:
             return -1
         return key
 
-    cdef double _hann_power(self, double w) noexcept nogil:
-        cdef double c_step = cos(w), s_step = -sin(w)
-        cdef double c = 1.0, s = 0.0, re = 0.0, im = 0.0, v, c2
-        cdef int n
-        for n in range(WIN):
-            v = self.ring[(self.ring_pos + n) % WIN] * HANN[n]
-            re += v * c
-            im += v * s
-            c2 = c * c_step - s * s_step
-            s = c * s_step + s * c_step
-            c = c2
-        return re * re + im * im
-
     cdef bint _voiced(self, double wl, double wh) noexcept nogil:
+        # Voice check (see _dtmf_ref.voiced): collect the harmonic frequencies to test, then
+        # one pass of Goertzel recurrences over the Hann-windowed window for all of them.
         cdef double f0_min = 2.0 * PI * HARMONIC_F0_MIN / RATE
-        cdef double ref = -1.0, f0
-        cdef int n = 2, m, j, k
+        cdef double f0, v, s0, ref
+        cdef double ws[MAX_HARM]
+        cdef double coef[MAX_HARM]
+        cdef double s1[MAX_HARM]
+        cdef double s2[MAX_HARM]
+        cdef double hx[WIN]
+        cdef int n = 2, m, j, k, nw = 2, i
         cdef int ks[4]
+        ws[0] = wl
+        ws[1] = wh
         while wl / n >= f0_min:
             f0 = wl / n
             m = <int>floor(wh / f0 + 0.5)
             if m > n and abs(wh / m - f0) <= HARMONIC_RATIO_TOL * f0:
-                if ref < 0.0:
-                    ref = min(self._hann_power(wl), self._hann_power(wh))
                 f0 = (wl + wh) / (n + m)
                 ks[0] = n - 1
                 ks[1] = n + 1
@@ -344,9 +339,30 @@ cdef class DtmfRx:
                     k = ks[j]
                     if k < 1 or k == n or k == m or (j == 2 and k == n + 1):
                         continue
-                    if self._hann_power(k * f0) > HARMONIC_MAX * ref:
-                        return True
+                    if nw < MAX_HARM:
+                        ws[nw] = k * f0
+                        nw += 1
             n += 1
+        if nw == 2:
+            return False
+        for i in range(WIN):
+            hx[i] = self.ring[(self.ring_pos + i) % WIN] * HANN[i]
+        for j in range(nw):
+            coef[j] = 2.0 * cos(ws[j])
+            s1[j] = 0.0
+            s2[j] = 0.0
+        for i in range(WIN):
+            v = hx[i]
+            for j in range(nw):
+                s0 = v + coef[j] * s1[j] - s2[j]
+                s2[j] = s1[j]
+                s1[j] = s0
+        for j in range(nw):
+            s1[j] = s1[j] * s1[j] + s2[j] * s2[j] - coef[j] * s1[j] * s2[j]
+        ref = min(s1[0], s1[1])
+        for j in range(2, nw):
+            if s1[j] > HARMONIC_MAX * ref:
+                return True
         return False
 
     cdef void _decide(self, int key) noexcept nogil:

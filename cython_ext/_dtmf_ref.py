@@ -46,40 +46,45 @@ _COS_TOL = [math.cos(FREQ_TOL * w * 2 * SUB) for w in _W]
 _HANN = [0.5 - 0.5 * math.cos(2.0 * math.pi * (n + 0.5) / WIN) for n in range(WIN)]
 
 
-def hann_power(ring: list[float], start: int, w: float) -> float:
-    """|Hann-windowed DFT|^2 at `w` rad/sample of the 160 samples in `ring` from `start`."""
-    c_step, s_step = math.cos(w), -math.sin(w)
-    c, s = 1.0, 0.0
-    re = 0.0
-    im = 0.0
-    for n in range(WIN):
-        v = ring[(start + n) % WIN] * _HANN[n]
-        re += v * c
-        im += v * s
-        c, s = c * c_step - s * s_step, c * s_step + s * c_step
-    return re * re + im * im
+def hann_powers(ring: list[float], start: int, ws: list[float]) -> list[float]:
+    """|Hann-windowed DFT|^2 at each of `ws` (rad/sample) of the 160 samples in `ring` from
+    `start`, by Goertzel's recurrence: s = x + 2cos(w) s1 - s2, |X|^2 = s1^2 + s2^2 - 2cos(w) s1 s2.
+    """
+    hx = [ring[(start + n) % WIN] * _HANN[n] for n in range(WIN)]
+    out = []
+    for w in ws:
+        coef = 2.0 * math.cos(w)
+        s1 = 0.0
+        s2 = 0.0
+        for v in hx:
+            s0 = v + coef * s1 - s2
+            s2 = s1
+            s1 = s0
+        out.append(s1 * s1 + s2 * s2 - coef * s1 * s2)
+    return out
 
 
 def voiced(ring: list[float], start: int, wl: float, wh: float) -> bool:
     """True when the two tones look like harmonics n*F0, m*F0 of one voice with F0 >= 110 Hz
     and a neighbouring harmonic (n±1, m±1) carries energy within 10 dB of the weaker tone."""
     f0_min = 2.0 * math.pi * HARMONIC_F0_MIN / RATE
-    ref = -1.0
+    ws = [wl, wh]
     n = 2
     while wl / n >= f0_min:
         f0 = wl / n
         m = int(math.floor(wh / f0 + 0.5))
         if m > n and abs(wh / m - f0) <= HARMONIC_RATIO_TOL * f0:
-            if ref < 0.0:
-                ref = min(hann_power(ring, start, wl), hann_power(ring, start, wh))
             f0 = (wl + wh) / (n + m)
             for j, k in enumerate((n - 1, n + 1, m - 1, m + 1)):
                 if k < 1 or k in (n, m) or (j == 2 and k == n + 1):
                     continue
-                if hann_power(ring, start, k * f0) > HARMONIC_MAX * ref:
-                    return True
+                ws.append(k * f0)
         n += 1
-    return False
+    if len(ws) == 2:
+        return False
+    powers = hann_powers(ring, start, ws)
+    ref = min(powers[0], powers[1])
+    return any(p > HARMONIC_MAX * ref for p in powers[2:])
 
 
 def analyse_window(

@@ -12,8 +12,9 @@ Receiver design (the numbers are constants in `_dtmf.pyx` / `_dtmf_ref.py`):
   3.5 % that must be rejected); the window is re-summed at the measured frequency so that an
   off-frequency tone loses no level; each tone is >= -38 dBm0; the other tones of each group are
   >= 10 dB down; twist (high minus low) is between -10 and +6 dB; the two tones carry >= 70 % of
-  the window's energy; and the pair is not two harmonics of one voice (if both are multiples of a
-  pitch >= 110 Hz, a neighbouring harmonic must be > 10 dB below the weaker tone).
+  the window's energy; and, on the window that would complete a detection, the pair is not two
+  harmonics of one voice (if both are multiples of a pitch >= 110 Hz, every neighbouring
+  harmonic must be more than 10 dB below the weaker tone; Hann-windowed Goertzel powers).
 - Debouncing: 3 agreeing windows in a row detect a digit (tones of ~31 ms and more are accepted,
   ~26 ms and less rejected); 8 windows without it end the digit (drop-outs up to ~20 ms are
   bridged, gaps of ~29 ms and more separate digits); a different digit held for 3 windows ends
@@ -89,7 +90,15 @@ class DtmfDetector:
 
     def process(self, block: np.ndarray) -> list[DtmfDigit]:
         """Feed int16 samples; returns the digits that ended within them."""
-        return self._digits(self._rx.process(_as_block(block)))
+        if not (
+            type(block) is np.ndarray
+            and block.dtype == np.int16
+            and block.ndim == 1
+            and block.flags.c_contiguous
+        ):
+            block = _as_block(block)
+        events = self._rx.process(block)
+        return self._digits(events) if events else []
 
     def flush(self) -> list[DtmfDigit]:
         """End of input: returns the digit still held, if any."""
