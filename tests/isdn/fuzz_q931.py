@@ -61,10 +61,16 @@ def main() -> int:
     if engine == "atheris":
         out = args.corpus or tempfile.mkdtemp(prefix="q931-corpus-")
         atexit.register(report)
+
+        def progress(data: bytes) -> None:
+            target(data)
+            if target.inputs % 100_000 == 0:
+                report()
+
         argv = [sys.argv[0], f"-runs={args.runs}", "-max_len=300", out, str(CORPUS)]
         argv += args.libfuzzer_args
         print(f"fuzz_q931: atheris, new inputs in {out}", flush=True)
-        atheris.Setup(argv, target)
+        atheris.Setup(argv, progress)
         atheris.Fuzz()
         return 0
     from hypothesis import HealthCheck, given, settings
