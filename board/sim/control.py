@@ -201,7 +201,7 @@ class ControlServer:
                 return
             line = bytes(conn.inbuf[:nl])
             del conn.inbuf[: nl + 1]
-            if conn.discarding:
+            if conn.discarding or len(line) > MAX_LINE:
                 conn.discarding = False
                 self.errors += 1
                 self._send(conn, {"id": None, "ok": False, "error": f"line over {MAX_LINE} bytes"})

@@ -62,6 +62,9 @@ class Listener:
         self.threshold = threshold
         self.history = window + max_lag
         self.sources = channels if sources is None else sources
+        #: source -> the one listener row it is never matched for (-1: none); the card maps each
+        #: trunk's echo to that trunk: echo is made of what the trunk's own party hears
+        self.not_for = np.full(self.sources, -1, dtype=np.intp)
         self._sent = np.zeros((self.history, self.sources, block), dtype=np.float32)
         self._sent_energy = np.zeros((self.history, self.sources), dtype=np.float32)
         self._heard = np.zeros((window, channels, block), dtype=np.float32)
@@ -151,6 +154,7 @@ class Listener:
             dots = heard @ sent.T
             norm = np.sqrt(np.outer(heard_energy, np.where(loud, energy, np.inf)))
             rho = dots / norm
+            rho[rows[:, None] == self.not_for[talkers][None, :]] = 0.0
             better = rho > best
             best = np.where(better, rho, best)
             best_lag = np.where(better, lag, best_lag)

@@ -165,6 +165,7 @@ class Network:
         # listener sources: each row's party, then each trunk's line echo
         self.listener = Listener(self.rows, block, window=window, sources=self.rows + trunks)
         self._sources = np.zeros((self.rows + trunks, block), dtype=np.float32)
+        self.listener.not_for[self.rows :] = np.arange(trunks)
         self.lines: list[CoLine] = []
         self.phones: list[Phone] = []
         self.parties: dict[str, Party] = {}

@@ -122,7 +122,7 @@ class Party:
             if len(self.heard) > HEARD_LOG_LIMIT:
                 del self.heard[: len(self.heard) - HEARD_LOG_LIMIT]
             self.net.notify("heard", party=self.name, who=who)
-        if who != self.name:
+        if who != self.name and not who.startswith("echo-"):
             self.heard_other_at = t1
         self.on_heard(who)
 

@@ -1,9 +1,11 @@
 """A minimal box for exercising the simulated card without the media engine.
 
 It does what a call-center box does at its simplest, with numpy and the card interface only:
-answers a ringing trunk at the second ring, plays a greeting (a real Allison prompt), rings (or,
-nailed, beeps) a station, then bridges trunk and station both ways with a one-block delay, and
-tears the call down when either side hangs up. It is a peer for tests, not a model of calld.
+answers a ringing trunk at the second ring, plays a greeting (a real Allison prompt), rings a
+station (or, nailed, takes an off-hook one), whispers to the agent (beep + prompt), then bridges
+trunk and station both ways with a one-block delay, and tears the call down when either side
+hangs up. It confirms an agent's `*11…#…#` login with "agent-loginok". It is a peer for tests,
+not a model of calld.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class Bridge:
 class Switchboard:
     card: SimCard
     greeting: np.ndarray = field(default_factory=lambda: read_wav(f"{ALLISON}/hello-world.wav"))
+    whisper: np.ndarray = field(
+        default_factory=lambda: np.concatenate(
+            [read_wav(f"{ALLISON}/beep.wav"), read_wav(f"{ALLISON}/queue-callswaiting.wav")]
+        )
+    )
+    confirmation: np.ndarray = field(
+        default_factory=lambda: read_wav(f"{ALLISON}/agent-loginok.wav")
+    )
     answer_rings: int = 2
     nailed: bool = False
     detect_dtmf: bool = True
@@ -51,6 +61,8 @@ class Switchboard:
         self._det_pos = [0] * net.rows
         self.digits: list[tuple[float, int, str]] = []  # (time the digit began, channel, digit)
         self.greeting_ends: dict[int, float] = {}
+        self.station_prompts: dict[int, list[object]] = {}  # channel -> [samples, position]
+        self._codes: dict[int, str] = {}
 
     def step(self) -> np.ndarray:
         card, block = self.card, self.card.block_size
@@ -75,14 +87,24 @@ class Switchboard:
                     b.station = free[0]
                     self.station_free[b.station] = False
                     if self.nailed:
-                        b.state = "bridged"
+                        self._whisper(b)
                     else:
                         card.ring(b.station, True)
                         b.state = "ringing_station"
+            if b.state == "whisper" and b.station not in self.station_prompts:
+                b.state = "bridged"
             if b.state == "bridged" and s is not None:
                 tx[t] = self.rx[s]
                 tx[s] = self.rx[t]
         t_block = card.now
+        for ch, item in list(self.station_prompts.items()):
+            samples, pos = item
+            assert isinstance(samples, np.ndarray) and isinstance(pos, int)
+            chunk = samples[pos : pos + block]
+            tx[ch - 1, : chunk.size] = chunk
+            item[1] = pos + block
+            if pos + block >= samples.size:
+                del self.station_prompts[ch]
         rx = card.exchange(tx)
         self.rx = rx
         for row, det in enumerate(self._detectors):
@@ -90,6 +112,7 @@ class Switchboard:
                 for d in det.process(rx[row]):
                     start = t_block + (d.start - det_pos[row]) / 8000
                     self.digits.append((round(start, 3), row + 1, d.digit))
+                    self._feature_code(row + 1, d.digit)
         for row in range(len(det_pos)):
             det_pos[row] += block
         for ev in card.events():
@@ -105,7 +128,7 @@ class Switchboard:
                 for b in self.calls.values():
                     if b.station == ev.channel and b.state == "ringing_station":
                         card.ring(ev.channel, False)
-                        b.state = "bridged"
+                        self._whisper(b)
             elif isinstance(ev, LoopCurrentDrop):
                 self._end_trunk(ev.channel)
             elif isinstance(ev, (OnHook, HookFlash)):
@@ -116,12 +139,29 @@ class Switchboard:
                         self._end_trunk(b.trunk)
         return rx
 
+    def _whisper(self, b: Bridge) -> None:
+        assert b.station is not None
+        b.state = "whisper"
+        self.station_prompts[b.station] = [self.whisper, 0]
+
+    def _feature_code(self, channel: int, digit: str) -> None:
+        if channel <= self.card.network.trunks:
+            return
+        code = self._codes.get(channel, "") + digit
+        if digit == "*":
+            code = "*"
+        self._codes[channel] = code
+        if code.startswith("*11") and code.count("#") == 2:
+            self.station_prompts[channel] = [self.confirmation, 0]
+            self._codes[channel] = ""
+
     def _end_trunk(self, trunk: int) -> None:
         b = self.calls.pop(trunk, None)
         self.card.set_hook(trunk, False)
         if b is not None and b.station is not None:
             if b.state == "ringing_station":
                 self.card.ring(b.station, False)
+            self.station_prompts.pop(b.station, None)
             self.station_free[b.station] = True
 
     def run(self, seconds: float) -> None:

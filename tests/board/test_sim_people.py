@@ -1,0 +1,123 @@
+"""Simulated callers and agents acting on what they hear, against a minimal box."""
+
+from __future__ import annotations
+
+import pytest
+from simtools import START
+from switchboard import Switchboard
+
+from board.sim.card import SimCard
+from board.sim.people import GREETING_QUIET, Agent, Caller
+
+
+def _times(sb: Switchboard, kind: str, channel: int) -> list[float]:
+    return [t for t, k, ch in sb.log if k == kind and ch == channel]
+
+
+def _setup(stations: int = 1, **sb_args: object) -> tuple[SimCard, Switchboard]:
+    card = SimCard(f"sim://?trunks=1&stations={stations}&start={START}&seed=2")
+    return card, Switchboard(card, **sb_args)  # type: ignore[arg-type]
+
+
+def test_caller_presses_its_digits_when_the_greeting_has_ended() -> None:
+    card, sb = _setup()
+    caller = card.call(1, number="2125550111", digits="21", patience=60)
+    sb.run(20.0)
+    pressed = [(t, d) for t, ch, d in sb.digits if ch == 1]
+    assert "".join(d for _, d in pressed) == "21"
+    greeting_end = sb.greeting_ends[1]
+    first = pressed[0][0]
+    # quiet for GREETING_QUIET, then a human 0.3-1.0 s, at 100 ms look-and-listen steps
+    assert (
+        greeting_end + GREETING_QUIET + 0.3 - 0.05 <= first <= greeting_end + GREETING_QUIET + 1.25
+    )
+    assert caller.state == "waiting"
+
+
+def test_caller_gives_up_when_patience_runs_out() -> None:
+    card, sb = _setup(0)
+    caller = card.call(1, digits="1", patience=6.0)
+    sb.run(30.0)
+    assert caller.end_reason == "patience"
+    assert caller.queued_at is not None
+    (drop,) = _times(sb, "LoopCurrentDrop", 1)
+    assert drop - caller.queued_at == pytest.approx(6.0, abs=0.12)
+
+
+def test_caller_without_answer_gives_up_ringing() -> None:
+    card, sb = _setup(0, answer_rings=99)
+    caller = card.call(1, ring_patience=15.0)
+    sb.run(20.0)
+    assert caller.end_reason == "no answer"
+    assert caller.ended_at == pytest.approx(caller.placed_at + 15.0, abs=0.12)
+    assert not card.network.lines[0].ring_on
+
+
+@pytest.mark.parametrize("mode", ["ring", "nailed"])
+def test_agent_logs_in_with_feature_codes_as_dtmf(mode: str) -> None:
+    card, sb = _setup()
+    agent = card.login_agent(2, "1001", "4321", mode=mode)
+    sb.run(12.0)
+    assert "".join(d for _, ch, d in sb.digits if ch == 2) == "*111001#4321#"
+    assert agent.logged_in and agent.state == "idle"
+    assert card.phone(2).offhook is (mode == "nailed")
+
+
+def _a_call(ender: str, mode: str = "ring") -> tuple[SimCard, Switchboard, Caller, Agent]:
+    card, sb = _setup(nailed=mode == "nailed")
+    agent = card.login_agent(2, "1001", "4321", mode=mode)
+    sb.run(10.0)
+    caller = card.call(1, number="4045550123", name="RUTH QUINN", hold=15.0, ender=ender)
+    sb.run(60.0)
+    return card, sb, caller, agent
+
+
+def test_caller_and_agent_hear_each_other_and_nobody_else() -> None:
+    card, sb, caller, agent = _a_call("caller")
+    assert {h["who"] for h in caller.heard} == {"agent-1001"}
+    assert "caller-1" in {h["who"] for h in agent.heard}
+    assert {h["who"] for h in agent.heard} <= {"caller-1", "echo-trunk-1"}
+    assert caller.agent == "agent-1001" and agent.caller == "caller-1"
+    assert all(h["rho"] > 0.9 for h in caller.heard)
+    # the caller talked for its holding time, then hung up; the agent noticed and hung up too
+    assert caller.end_reason == "done"
+    assert caller.connected_at is not None and caller.ended_at is not None
+    assert caller.ended_at - caller.connected_at == pytest.approx(15.0, abs=0.12)
+    (drop,) = _times(sb, "LoopCurrentDrop", 1)
+    on_hook = _times(sb, "OnHook", 2)[-1]
+    assert 0 < on_hook - drop < 12.0
+    assert agent.calls == 1 and agent.state == "idle"
+
+
+def test_agent_ends_the_call_when_the_plan_says_so() -> None:
+    card, sb, caller, agent = _a_call("agent")
+    assert caller.end_reason == "box hung up"  # the box hung up the trunk after the agent
+    first_heard = next(h["t"] for h in agent.heard if h["who"] == "caller-1")
+    hang_up = _times(sb, "OnHook", 2)[-1]
+    assert hang_up > first_heard + 15.0 - 0.5
+    assert hang_up < first_heard + 15.0 + 0.5
+    assert not _times(sb, "LoopCurrentDrop", 1)
+
+
+def test_nailed_agent_takes_the_call_off_hook_and_stays_off_hook() -> None:
+    card, sb, caller, agent = _a_call("caller", mode="nailed")
+    assert {h["who"] for h in caller.heard} == {"agent-1001"}
+    assert "caller-1" in {h["who"] for h in agent.heard}
+    assert caller.end_reason == "done"
+    assert card.phone(2).offhook
+    assert [k for _, k, ch in sb.log if ch == 2] == ["OffHook"]
+
+
+def test_a_simulation_is_deterministic_from_its_seed() -> None:
+    def day() -> tuple[list[tuple[float, str, int]], list[tuple[float, int, str]]]:
+        card = SimCard(
+            f"sim://?trunks=2&stations=2&start={START}&seed=5&agents=2&traffic=400&aht=20"
+        )
+        sb = Switchboard(card)
+        sb.run(90.0)
+        return sb.log, sb.digits
+
+    first, second = day(), day()
+    assert first == second
+    kinds = {k for _, k, _ in first[0]}
+    assert {"RingStart", "OffHook", "OnHook"} <= kinds  # calls came, agents took them
