@@ -144,43 +144,35 @@ def build_libpri_peer(tmp: str) -> str | None:
 
 
 def wire_pair(placer: list[str], answerer: list[str], calls: int) -> float:
+    """Calls/s placed back to back by `placer` (CPE), answered and cleared at once by
+    `answerer` (network), from the first SETUP to the last release as the placer saw them."""
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    scen = [
-        "--place-call",
-        "5551234",
-        "2125551000",
-        "--channel",
-        "5",
-        "--calls",
-        str(calls),
-        "--hangup-after",
-        "0",
-        "--timeout",
-        "300",
-    ]
+    common = ["--switch", "ni2", "--timeout", "300"]
+    scen = ["--place-call", "5551234", "2125551000", "--channel", "5", "--calls", str(calls)]
     p1 = subprocess.Popen(
-        placer + ["--fd", str(a.fileno()), "--role", "cpe", "--switch", "ni2"] + scen,
+        [*placer, "--fd", str(a.fileno()), "--role", "cpe", *common, *scen],
         pass_fds=[a.fileno()],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         cwd=ROOT,
     )
     p2 = subprocess.Popen(
-        answerer
-        + [
+        [
+            *answerer,
             "--fd",
             str(b.fileno()),
             "--role",
             "network",
-            "--switch",
-            "ni2",
+            *common,
             "--answer",
+            "--hangup-after",
+            "0",
             "--serve",
-            "--timeout",
-            "300",
         ],
         pass_fds=[b.fileno()],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         cwd=ROOT,
     )
@@ -191,7 +183,9 @@ def wire_pair(placer: list[str], answerer: list[str], calls: int) -> float:
     lines = [json.loads(x) for x in out1.splitlines() if x.startswith("{")]
     times = [x["t"] for x in lines if x["event"] in ("placed", "call_placed")]
     ends = [x["t"] for x in lines if x["event"] in ("hangup", "hangup_ack", "released")]
+    answered = [x for x in lines if x["event"] in ("answer", "connected")]
     assert p1.returncode == 0 and len(times) == calls, (p1.returncode, lines[-3:])
+    assert len(answered) == calls, f"only {len(answered)} of {calls} calls were answered"
     return calls / (ends[-1] - times[0])
 
 
