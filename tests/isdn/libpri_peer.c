@@ -10,7 +10,7 @@
  * usage: libpri_peer --fd N --role cpe|network --switch ni2|dms100|5ess|euroisdn
  *        [--place-call CALLED CALLING] [--channel N] [--calls N] [--answer]
  *        [--answer-after MS] [--hangup-after MS] [--reject CAUSE] [--restart CH]
- *        [--serve] [--timeout S] [--timer NAME=MS]...
+ *        [--overlap-digits DIGITS] [--serve] [--timeout S] [--timer NAME=MS]... [--debug]
  * exit 0: scenario completed; 1: failed or link closed early; 2: timeout or usage error.
  */
 #include <errno.h>
@@ -143,7 +143,7 @@ static struct callrec *rec_new(q931_call *c, int ours, int channel)
 
 /* scenario */
 static int role = PRI_CPE, switchtype = PRI_SWITCH_NI2, layer1 = PRI_LAYER_1_ULAW;
-static const char *called, *calling;
+static const char *called, *calling, *overlap_digits;
 static int place_channel = 1, ncalls = 1, answer, answer_after, hangup_after = -1;
 static int reject_cause = -1, restart_channel = -1, serve, debug;
 static double timeout_s = 30;
@@ -156,7 +156,7 @@ static void place_call(struct pri *pri)
 	struct pri_sr *sr = pri_sr_new();
 	pri_sr_set_channel(sr, place_channel, 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH, layer1);
-	pri_sr_set_called(sr, (char *)called, PRI_UNKNOWN, 1);
+	pri_sr_set_called(sr, (char *)called, PRI_UNKNOWN, overlap_digits ? 0 : 1);
 	pri_sr_set_caller(sr, (char *)calling, NULL, PRI_UNKNOWN, PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
 	int res = pri_setup(pri, c, sr);
 	pri_sr_free(sr);
@@ -253,6 +253,15 @@ static void handle(struct pri *pri, pri_event *e)
 		begin("proceeding");
 		printf(", \"call\": %d, \"channel\": %d", r ? r->id : -1, CHAN(e->proceeding.channel));
 		end();
+		break;
+	case PRI_EVENT_SETUP_ACK:
+		r = rec_for(e->setup_ack.call);
+		begin("setup_ack");
+		printf(", \"call\": %d, \"channel\": %d", r ? r->id : -1, CHAN(e->setup_ack.channel));
+		end();
+		/* overlap sending: the rest of the number, one INFORMATION per digit */
+		for (const char *d = overlap_digits; d && *d; d++)
+			pri_information(pri, e->setup_ack.call, *d);
 		break;
 	case PRI_EVENT_PROGRESS:
 		r = rec_for(e->proceeding.call);
@@ -396,6 +405,7 @@ int main(int argc, char **argv)
 			else return usage("unknown switch");
 			i++;
 		} else if (!strcmp(a, "--place-call")) { NEED(2); called = argv[i + 1]; calling = argv[i + 2]; i += 2; }
+		else if (!strcmp(a, "--overlap-digits")) { NEED(1); overlap_digits = v; i++; }
 		else if (!strcmp(a, "--channel")) { NEED(1); place_channel = atoi(v); i++; }
 		else if (!strcmp(a, "--calls")) { NEED(1); ncalls = atoi(v); i++; }
 		else if (!strcmp(a, "--answer")) answer = 1;

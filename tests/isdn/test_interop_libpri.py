@@ -501,3 +501,33 @@ def test_capture_decodes_with_tshark(libpri_peer: Path, tmp_path: Path) -> None:
     assert setup[3] == "5551234"
     assert setup[5] == "3"
     assert rows[5][4] == "16"  # DISCONNECT cause normal clearing
+
+
+# libpri's EuroISDN puts Sending Complete in every SETUP, so it cannot send overlap: NI2 only.
+@pytest.mark.parametrize("role", ROLES)
+def test_q931_5_2_4_overlap_receiving_from_libpri(libpri_peer: Path, role: str) -> None:
+    switch = "ni2"
+    ours, theirs = run_pair(
+        libpri_peer,
+        ours_args(
+            switch, role, "--overlap", "--timer", "t302=0.5", "--answer", "--hangup-after", "100"
+        ),
+        theirs_args(
+            switch,
+            role,
+            "--place-call",
+            "55",
+            "556",
+            "--channel",
+            str(chan(switch)),
+            "--overlap-digits",
+            "5123",
+        ),
+    )
+    assert_ok(ours, theirs)
+    assert ours.sent("SETUP_ACKNOWLEDGE")
+    assert [e["called"] for e in ours.received("INFORMATION")] == ["5", "1", "2", "3"]
+    (inc,) = ours.named("incoming_call")
+    assert inc["called"] == "555123"
+    assert ours.named("counters")[0]["counters"].get("q931_t302_expiry") == 1
+    assert theirs.named("setup_ack") and theirs.named("answer")
