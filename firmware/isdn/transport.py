@@ -92,7 +92,12 @@ class SeqPacketTransport:
 class DahdiDChannel:
     """A DAHDI D-channel opened by path (e.g. a configured /dev/dahdi/<n>): FCS convention."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str | None = None, fd: int | None = None) -> None:
+        if fd is not None:
+            self.fd = fd
+            return
+        if path is None:
+            raise TransportError(0, "a DAHDI D-channel needs a path or an fd")
         try:
             self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
         except OSError as e:
@@ -112,7 +117,9 @@ class DahdiDChannel:
             raise TransportError(e.errno, f"D-channel read failed: {e.strerror}") from e
         if not data:
             return None
-        return data[:-2] if len(data) >= 2 else b"\x00"  # 1 octet: counted as short by LAPD
+        if len(data) < 3:
+            return b"\x00"  # no frame before the FCS: LAPD counts it as too short
+        return data[:-2]
 
     def send(self, frame: bytes) -> bool:
         try:

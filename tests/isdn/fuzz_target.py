@@ -1,6 +1,7 @@
 """The fuzz target shared by tests/isdn/fuzz_q931.py (atheris / hypothesis at scale) and the
 corpus replay test: one input = one Q.931 message (or, with a leading 0xff, one raw LAPD frame)
-fed to a CPE stack whose link is up and which holds one protected active call.
+fed to a CPE stack whose link is up and which holds one protected active call
+(CPE by default; `FuzzTarget("network")` plays the user side against our network side).
 
 The target checks, per input: nothing raises; a message that is not for the protected call's
 call reference (nor the global one, where a RESTART may legitimately clear it) leaves that call
@@ -18,14 +19,16 @@ from firmware.isdn.events import IncomingCall
 from firmware.isdn.q931 import MessageType as MT
 from firmware.isdn.stack import IsdnStack
 
-NET_CMD = b"\x02\x01"
-NET_RSP = b"\x00\x01"
+# The peer's command and response addresses when it is the network (we are CPE) or the user.
+PEER_ADDR = {"cpe": (b"\x02\x01", b"\x00\x01"), "network": (b"\x00\x01", b"\x02\x01")}
 PROTECTED_CR = 0x7FF0
 PROTECTED_CHANNEL = 23
 
 
 class FuzzTarget:
-    def __init__(self) -> None:
+    def __init__(self, role: str = "cpe") -> None:
+        self.role = role
+        self.cmd, self.rsp = PEER_ADDR[role]
         self.inputs = 0
         self.resets = 0
         self.total: Counter[str] = Counter()  # bad-input counters over all stacks
@@ -34,9 +37,9 @@ class FuzzTarget:
     def _fresh(self) -> None:
         if hasattr(self, "stack"):
             self.total.update(self.stack.counters)
-        self.stack = IsdnStack(SpanConfig(role="cpe", timers=IsdnTimers(t203=1e9)))
+        self.stack = IsdnStack(SpanConfig(role=self.role, timers=IsdnTimers(t203=1e9)))
         self.stack.start(0.0)
-        self.stack.receive(NET_RSP + b"\x73", 0.0)  # UA: link up
+        self.stack.receive(self.rsp + b"\x73", 0.0)  # UA: link up
         assert self.stack.link.up
         self._ns = 0
         setup = q931.encode(
@@ -55,7 +58,7 @@ class FuzzTarget:
 
     def _i(self, info: bytes):  # type: ignore[no-untyped-def]
         nr = self.stack.link._vs  # acknowledge everything the stack sent
-        frame = NET_CMD + bytes((self._ns << 1, nr << 1)) + info
+        frame = self.cmd + bytes((self._ns << 1, nr << 1)) + info
         self._ns = (self._ns + 1) & 0x7F
         return self.stack.receive(frame, 0.0)
 

@@ -140,3 +140,21 @@ def test_other_t1_switch_types_against_libpri(libpri_peer: Path, switch: str) ->
     (ring,) = theirs.named("ring")
     assert ring["called"] == "5551234" and ring["layer1"] == 0x22
     assert theirs.named("hangup_req")[0]["cause"] == 16
+
+
+def test_dahdi_convention_strips_and_appends_two_fcs_octets() -> None:
+    from firmware.isdn.transport import DahdiDChannel
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a.setblocking(False)
+    chan = DahdiDChannel(fd=a.fileno())
+    assert chan.recv() == b""  # nothing waiting
+    b.send(b"\x02\x01\x7f\xab\xcd")  # SABME + FCS as the driver delivers it
+    assert chan.recv() == b"\x02\x01\x7f"
+    b.send(b"\x12")
+    assert chan.recv() == b"\x00"  # garbage shorter than an FCS: a short frame for LAPD
+    assert chan.send(b"\x00\x01\x73")
+    assert b.recv(100) == b"\x00\x01\x73\x00\x00"  # 2 octets the driver overwrites with the FCS
+    b.close()
+    assert chan.recv() is None  # closed: layer 1 down
+    a.close()

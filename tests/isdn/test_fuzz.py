@@ -63,13 +63,13 @@ def test_fuzz_decoder_returns_or_raises_format_error(data: bytes) -> None:
         assert p.kind in ("truncated", "oversized", "unknown", "out_of_sequence", "duplicate")
 
 
-_target = FuzzTarget()
+_targets = {"cpe": FuzzTarget("cpe"), "network": FuzzTarget("network")}
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(messages())
-def test_fuzz_stack_survives_and_other_calls_stay_up(data: bytes) -> None:
-    _target(data)  # asserts inside: no exception, the protected call untouched
+@given(messages(), st.sampled_from(["cpe", "network"]))
+def test_fuzz_stack_survives_and_other_calls_stay_up(data: bytes, role: str) -> None:
+    _targets[role](data)  # asserts inside: no exception, the protected call untouched
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,10 +90,11 @@ def test_fuzz_lapd_never_raises(frames: list[bytes], network: bool) -> None:
 def test_fuzz_regression_corpus_replays() -> None:
     files = sorted(CORPUS.glob("*"))
     assert len(files) >= 50, "the regression corpus from fuzz_q931.py is missing"
-    target = FuzzTarget()
-    for f in files:
-        target(f.read_bytes())
-    assert target.inputs == len(files)
+    for role in ("network", "cpe"):  # the corpus was grown against the CPE side
+        target = FuzzTarget(role)
+        for f in files:
+            target(f.read_bytes())
+        assert target.inputs == len(files)
     # the corpus reaches the bad-input paths, each counted under its own kind
     kinds = set(target.total) | set(target.stack.counters)
     expected = {

@@ -495,3 +495,23 @@ def test_capture_switches_on_and_off_at_run_time(cpe: CraftedPeer, tmp_path) -> 
     assert len(sent) == 1 and sent[0][16 + 4 :] == setup.encode()  # after address + control
     assert len(received) == 1 and received[0][16 + 2] == 0x01  # the peer's RR
     assert all(r[14:16] == b"\x00\x30" for r in records)  # ETH_P_LAPD
+
+
+def test_q931_5_5_1_t316_resends_restart_then_channel_goes_out_of_service() -> None:
+    p = crafted("cpe", t316=10.0)
+    p.stack.restart(9)
+    p.drain()
+    assert only(p.take()).mtype == MT.RESTART
+    assert p.stack.calls.channels.status[9].value == "restarting"
+    p.advance(10.05)
+    assert only(p.take()).mtype == MT.RESTART
+    p.advance(10.0)
+    assert only(p.take()).mtype == MT.RESTART
+    p.advance(10.0)
+    assert p.take() == []
+    assert p.stack.calls.channels.status[9].value == "out_of_service"
+    assert p.stack.counters["q931_restart_unacknowledged"] == 1
+    # a RESTART from the peer brings it back
+    p.send(q931.encode(MT.RESTART, 0, False, [IE.ChannelId(9).encode(), b"\x79\x01\x80"]))
+    assert only(p.take()).mtype == MT.RESTART_ACKNOWLEDGE
+    assert p.stack.calls.channels.is_idle(9)
