@@ -124,9 +124,13 @@ def box_programs(
     python: str = sys.executable,
     media_args: Sequence[str] = (),
     calld_args: Sequence[str] = (),
+    mqtt_args: Sequence[str] = (),
     mosquitto_config: Path | None = None,
 ) -> list[Program]:
-    """callbox-media, callbox-calld, the watchdog listener, and a private broker if given."""
+    """callbox-media, callbox-calld, the watchdog listener, and a private broker if given.
+
+    `mqtt_args` (broker overrides, firmware/status/broker.py) go to calld and the watchdog.
+    """
     rt = Path(runtime_dir)
     programs = []
     if mosquitto_config is not None:
@@ -152,12 +156,13 @@ def box_programs(
                 "--admin-socket",
                 str(rt / "calld.sock"),
                 *calld_args,
+                *mqtt_args,
             ],
             priority=20,
         ),
         Program(
             "callbox-watchdog",
-            [python, "-m", "firmware.calld.watchdog", "--config", str(config), *calld_args],
+            [python, "-m", "firmware.calld.watchdog", "--config", str(config), *mqtt_args],
             priority=5,
             startsecs=0,
             event_listener_events=("PROCESS_STATE",),

@@ -278,7 +278,7 @@ async def _run(
     """Live view until a signal or until supervisord dies."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     live = LiveView(config, broker, out, out.isatty())
     async with asyncio.TaskGroup() as tg:
@@ -334,12 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"callbox run: {exc}", file=sys.stderr)
         return 1
     media_args = ["--socket", str(rt / "media.sock")]
-    calld_args = ["--media-socket", str(rt / "media.sock"), *(plan.calld_args if plan else ())]
     programs = box_programs(
         config_path,
         rt,
         media_args=media_args,
-        calld_args=calld_args,
+        calld_args=["--media-socket", str(rt / "media.sock")],
+        mqtt_args=plan.calld_args if plan else (),
         mosquitto_config=plan.mosquitto_config if plan else None,
     )
     conf = rt / "supervisord.conf"
@@ -354,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     print(f"callbox run: supervisord.conf and logs in {rt}", flush=True)
+    # Until the live view's loop takes over, SIGTERM and SIGHUP (terminal closed) stop the box
+    # like Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     sup = _start_supervisord(conf, rt)
     try:
         if plan is None:
@@ -364,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        print("callbox run: stopping", flush=True)
+        _say("callbox run: stopping")
         _stop_supervisord(sup)
-        print("callbox run: stopped", flush=True)
+        _say("callbox run: stopped")
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): stopping must not depend on it."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, flush=True)

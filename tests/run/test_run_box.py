@@ -132,7 +132,8 @@ def test_callbox_run_shows_traffic_on_mqtt_and_ctrl_c_leaves_nothing(tmp_path: P
         assert any("queue sales:" in line for line in lines), "\n".join(lines)
         seen_pids = descendants(proc.pid)
         names = {Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ") for p in seen_pids}
-        for program in (b"supervisord", b"mosquitto", b"firmware.media.main", b"calld.main"):
+        programs = (b"supervisord", b"mosquitto", b"media.main", b"calld.main", b"watchdog")
+        for program in programs:
             assert any(program in n for n in names), names
     finally:
         if probe is not None:
