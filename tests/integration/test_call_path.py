@@ -424,7 +424,7 @@ def test_call_path_greeting_moh_whisper_talk_hangup_records_mqtt(
     holdtime = round(t_connect - t_queued)
     assert connect[5:7] == [str(holdtime), call_id]
     assert complete[5] == str(holdtime) and complete[7] == "1"
-    assert abs(int(complete[6]) - 12) <= 1  # calltime: the caller's 12 s hold, plus a reaction
+    assert abs(int(complete[6]) - 12) <= 2  # calltime: the caller's 12 s hold, plus a reaction
     assert int(complete[0]) == int(min(t_caller_gone, t_agent_gone))
 
     db = sqlite3.connect(records / "callbox.sqlite")
