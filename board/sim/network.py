@@ -318,6 +318,8 @@ class Network:
             outlet.fill(sent[outlet.row], done)
         for outlet in list(self._net_outlets.values()):
             outlet.fill(sounds[outlet.row], done)
+        for cb in done:  # before anyone looks: a clip that ended this tick has ended
+            cb()
         # on hook / unanswered: the party's voice does not reach the box
         np.multiply(sent, self.connected[:, None], out=sent, casting="unsafe")
 
@@ -346,8 +348,6 @@ class Network:
         self.listener.push(sources, heard_f, heard_energy)
         if self.listener.due:
             self._look_and_listen()
-        for cb in done:
-            cb()
         self.tick += 1
         self.now = self.start + self.tick * self.dt  # commands between ticks act at the next one
         return rx

@@ -79,7 +79,7 @@ class Party:
 
     def __init__(self, net: Network, name: str, kind: str) -> None:
         self.net, self.name, self.kind = net, name, kind
-        self.state = "idle"
+        self._state = "idle"
         self.channel: int | None = None
         self.heard: list[dict[str, Any]] = []
         self._open: dict[str, dict[str, Any]] = {}
@@ -92,6 +92,16 @@ class Party:
         self._script: Script | None = None
         self._wait: Wait | None = None
         self._running = False
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.net.notify("state", party=self.name, state=value)
 
     # ---- where the party is ---------------------------------------------------------------------
 
@@ -157,7 +167,9 @@ class Party:
     def say_phrase(self, index: int | None = None) -> None:
         count = len(PHRASES[self.role])
         i = self.rng.randrange(count) if index is None else index % count
-        self.say(self.net.voices.phrase(self.role, self.voice, i, self.rate))
+        samples = self.net.voices.phrase(self.role, self.voice, i, self.rate)
+        self.net.notify("say", party=self.name, phrase=i, seconds=round(samples.size / 8000, 2))
+        self.say(samples)
 
     @property
     def speaking(self) -> bool:
@@ -489,7 +501,7 @@ class Agent(Party):
         yield (lambda: not self.speaking, math.inf)
         met = yield (lambda: self.caller is not None, self.now + 10.0)
         if not met:
-            self._hang_up_call()
+            self._hang_up_call("no caller heard")
             return
         self.state = "talking"
         self.calls += 1
@@ -499,20 +511,25 @@ class Agent(Party):
         hold = plan.hold if plan is not None and plan.ender == "agent" else math.inf
         end = self.now + hold
 
+        why = ""
+
         def gone() -> bool:
-            return self.now - self.last_heard_caller > 10.0 or (
-                not self.speaking and self.quiet_for(3.0)
-            )
+            nonlocal why
+            if self.now - self.last_heard_caller > 10.0:
+                why = "caller not heard for 10 s"
+            elif not self.speaking and self.quiet_for(3.0):
+                why = "quiet for 3 s"
+            return bool(why)
 
         yield from self._converse(end, gone)
-        self._hang_up_call()
+        self._hang_up_call(why or "done")
 
-    def _hang_up_call(self) -> None:
+    def _hang_up_call(self, reason: str) -> None:
         if self.mode == "ring":
             self.phone.on_hook()
         elif self.caller is not None and self.now - self.last_heard_caller < 3.0:
             self.phone.flash()  # nailed: release the call, stay off hook
-        self.net.notify("call_end", party=self.name, who=self.caller)
+        self.net.notify("call_end", party=self.name, who=self.caller, reason=reason)
 
     def _wrapup(self) -> Script:
         self.state = "wrapup"

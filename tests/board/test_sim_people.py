@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from simtools import START
 from switchboard import Switchboard
@@ -14,8 +17,8 @@ def _times(sb: Switchboard, kind: str, channel: int) -> list[float]:
     return [t for t, k, ch in sb.log if k == kind and ch == channel]
 
 
-def _setup(stations: int = 1, **sb_args: object) -> tuple[SimCard, Switchboard]:
-    card = SimCard(f"sim://?trunks=1&stations={stations}&start={START}&seed=2")
+def _setup(stations: int = 1, query: str = "", **sb_args: object) -> tuple[SimCard, Switchboard]:
+    card = SimCard(f"sim://?trunks=1&stations={stations}&start={START}&seed=2{query}")
     return card, Switchboard(card, **sb_args)  # type: ignore[arg-type]
 
 
@@ -63,8 +66,10 @@ def test_agent_logs_in_with_feature_codes_as_dtmf(mode: str) -> None:
     assert card.phone(2).offhook is (mode == "nailed")
 
 
-def _a_call(ender: str, mode: str = "ring") -> tuple[SimCard, Switchboard, Caller, Agent]:
-    card, sb = _setup(nailed=mode == "nailed")
+def _a_call(
+    ender: str, mode: str = "ring", query: str = ""
+) -> tuple[SimCard, Switchboard, Caller, Agent]:
+    card, sb = _setup(query=query, nailed=mode == "nailed")
     agent = card.login_agent(2, "1001", "4321", mode=mode)
     sb.run(10.0)
     caller = card.call(1, number="4045550123", name="RUTH QUINN", hold=15.0, ender=ender)
@@ -72,8 +77,10 @@ def _a_call(ender: str, mode: str = "ring") -> tuple[SimCard, Switchboard, Calle
     return card, sb, caller, agent
 
 
-def test_caller_and_agent_hear_each_other_and_nobody_else() -> None:
-    card, sb, caller, agent = _a_call("caller")
+@pytest.mark.parametrize("echo", ["D2", "off"])
+def test_caller_and_agent_hear_each_other_and_nobody_else(echo: str) -> None:
+    # without line echo the agent hears true silence between turns (as behind an echo canceller)
+    card, sb, caller, agent = _a_call("caller", query=f"&echo={echo}")
     assert {h["who"] for h in caller.heard} == {"agent-1001"}
     assert "caller-1" in {h["who"] for h in agent.heard}
     assert {h["who"] for h in agent.heard} <= {"caller-1", "echo-trunk-1"}
@@ -121,3 +128,23 @@ def test_a_simulation_is_deterministic_from_its_seed() -> None:
     assert first == second
     kinds = {k for _, k, _ in first[0]}
     assert {"RingStart", "OffHook", "OnHook"} <= kinds  # calls came, agents took them
+
+
+@pytest.mark.parametrize("blocks", [40, 41, 42, 43, 44])
+def test_a_person_who_just_stopped_speaking_is_not_quiet_yet(blocks: int) -> None:
+    # whatever tick a phrase ends on, the person's own look-and-listen step knows it has ended
+    # (one of these lengths ends on a look-and-listen tick)
+    card = SimCard(f"sim://?trunks=1&stations=0&start={START}&echo=off&noise=off")
+    caller = card.call(1, behave=False)
+    card.run(0.1)
+    card.set_hook(1, True)
+    seen: list[bool] = []
+
+    def script():  # type: ignore[no-untyped-def]
+        caller.say(np.full(blocks * 160, 3000, dtype=np.int16))
+        yield (lambda: not caller.speaking, math.inf)
+        seen.append(caller.quiet_for(0.5))
+
+    caller.run(script())
+    card.run(2.0)
+    assert seen == [False]
