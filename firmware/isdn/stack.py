@@ -93,24 +93,50 @@ class IsdnStack:
 
     # -- call control API ----------------------------------------------------------------------
     def place_call(
-        self, called: str, calling: str, channel: int | None = None, **kw: object
+        self,
+        called: str,
+        calling: str,
+        channel: int | None = None,
+        *,
+        called_type: int = 0,
+        calling_type: int = 0,
+        presentation: int = 0,
+        display: str | None = None,
+        now: float | None = None,
     ) -> int:
-        return self.calls.place_call(called, calling, channel, self._now, **kw)  # type: ignore[arg-type]
+        """SETUP a call; returns its id. Frames and events come with the next `drain`."""
+        self._at(now)
+        return self.calls.place_call(
+            called,
+            calling,
+            channel,
+            self._now,
+            called_type=called_type,
+            calling_type=calling_type,
+            presentation=presentation,
+            display=display,
+        )
 
-    def proceeding(self, call_id: int) -> None:
-        self.calls.proceeding(call_id, self._now)
+    def proceeding(self, call_id: int, now: float | None = None) -> None:
+        self.calls.proceeding(call_id, self._at(now))
 
-    def alerting(self, call_id: int) -> None:
-        self.calls.alerting(call_id, self._now)
+    def alerting(self, call_id: int, now: float | None = None) -> None:
+        self.calls.alerting(call_id, self._at(now))
 
-    def answer(self, call_id: int) -> None:
-        self.calls.answer(call_id, self._now)
+    def answer(self, call_id: int, now: float | None = None) -> None:
+        self.calls.answer(call_id, self._at(now))
 
-    def hangup(self, call_id: int, cause: int = 16) -> None:
-        self.calls.hangup(call_id, self._now, cause)
+    def hangup(self, call_id: int, cause: int = 16, now: float | None = None) -> None:
+        self.calls.hangup(call_id, self._at(now), cause)
 
-    def restart(self, channel: int | None = None) -> None:
-        self.calls.restart(channel, self._now)
+    def restart(self, channel: int | None = None, now: float | None = None) -> None:
+        self.calls.restart(channel, self._at(now))
+
+    def _at(self, now: float | None) -> float:
+        """API calls start timers at `now`, or at the time of the last call into the stack."""
+        if now is not None:
+            self._now = now
+        return self._now
 
     def status(self) -> dict[str, object]:
         """A snapshot for the console / MQTT span status."""
