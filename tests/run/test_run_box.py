@@ -129,6 +129,9 @@ def test_callbox_run_shows_traffic_on_mqtt_and_ctrl_c_leaves_nothing(tmp_path: P
         assert snap["media"]["state"] == "up" and snap["mqtt"]["connected"]
         assert snap["view"]["queues"]["sales"]["schema"] == 1
         # the live view, not a TTY here, printed summary lines with the queues
+        deadline = time.monotonic() + 15
+        while not any("queue sales:" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert any("queue sales:" in line for line in lines), "\n".join(lines)
         seen_pids = descendants(proc.pid)
         names = {Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ") for p in seen_pids}
