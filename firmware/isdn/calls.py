@@ -782,9 +782,8 @@ class CallLayer:
             self._send_release(call, call.cause, now)
             return
         self._stop_all(call)
-        if mand is not None:
-            cause = mand
-        elif cause is None:
+        # §5.8.6: a missing or bad cause is taken as 31, and our RELEASE carries 96 / 100
+        if mand is not None or cause is None:
             cause = IE.CAUSE_NORMAL_UNSPECIFIED
         call.state = DISCONNECT_INDICATION
         self._disconnected(call, cause)
@@ -808,9 +807,10 @@ class CallLayer:
 
     def _h_release_complete(self, call: Call, d: Decoded, now: float) -> None:
         cause, _, _ = self._cause_of(d)
-        if cause is None:
-            cause = call.cause
-        if call.state not in (DISCONNECT_REQUEST, RELEASE_REQUEST):
+        first = call.state not in (DISCONNECT_REQUEST, RELEASE_REQUEST)
+        if cause is None:  # §5.8.6.1: taken as 31 when it is the first clearing message
+            cause = IE.CAUSE_NORMAL_UNSPECIFIED if first else call.cause
+        if first:
             self._disconnected(call, cause)
         self._release(call, cause)
 
