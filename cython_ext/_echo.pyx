@@ -19,45 +19,23 @@ from cython_ext import _echo_ref as _ref
 
 cdef extern from *:
     """
-    /* Fused dot products of one x window with two weight vectors, in GCC vector types of eight
-       float lanes, with
-       a target clone for x86-64-v3 (AVX2/FMA) when GCC can build one; the plain clone runs
-       everywhere else (two SSE registers per vector). n is a multiple of 16. */
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 11
     #define EC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
     #else
     #define EC_CLONES
     #endif
     typedef float ec_v8 __attribute__((vector_size(32), aligned(4)));
-    EC_CLONES static void ec_dual_dot(const float *x, const float *a, const float *b, int n,
-                                      double *ya, double *yb)
-    {
-        ec_v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, x0, x1, s, t;
-        int i;
-        for (i = 0; i < n; i += 16) {
-            x0 = *(const ec_v8 *)(x + i);
-            x1 = *(const ec_v8 *)(x + i + 8);
-            a0 += *(const ec_v8 *)(a + i) * x0;
-            a1 += *(const ec_v8 *)(a + i + 8) * x1;
-            b0 += *(const ec_v8 *)(b + i) * x0;
-            b1 += *(const ec_v8 *)(b + i + 8) * x1;
-        }
-        s = a0 + a1;
-        t = b0 + b1;
-        *ya = (double)(((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])));
-        *yb = (double)(((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7])));
-    }
 
-    /* Four 128-point complex FFTs at once, one per lane (the background's gradients: two
-       partitions per transform, four transforms per call). Same radix-2 butterflies as
-       fft128() in the .pyx; sign -1 forward, +1 inverse, unscaled. */
-    typedef double ec_v4d __attribute__((vector_size(32), aligned(8)));
-    EC_CLONES static void ec_fft128_x4(double *re_, double *im_, const double *tw_cos,
-                                       const double *tw_sin, const int *bitrev, double sign)
+    /* Eight 128-point complex FFTs at once in float32, one per lane (the background's
+       gradients: two partitions per transform, eight transforms per call). Same radix-2
+       butterflies as fft128() in the .pyx; sign -1 forward, +1 inverse, unscaled. */
+    typedef float ec_v8fu __attribute__((vector_size(32), aligned(4)));
+    EC_CLONES static void ec_fft128_x8(float *re_, float *im_, const double *tw_cos,
+                                       const double *tw_sin, const int *bitrev, float sign)
     {
-        ec_v4d *re = (ec_v4d *)re_, *im = (ec_v4d *)im_, t, tr, ti;
+        ec_v8fu *re = (ec_v8fu *)re_, *im = (ec_v8fu *)im_, t, tr, ti;
         int i, j, k, m, size, half, step;
-        double wr, wi;
+        float wr, wi;
         for (i = 0; i < 128; i++) {
             j = bitrev[i];
             if (j > i) {
@@ -70,8 +48,8 @@ cdef extern from *:
             step = 128 / size;
             for (i = 0; i < 128; i += size) {
                 for (k = 0; k < half; k++) {
-                    wr = tw_cos[k * step];
-                    wi = sign * tw_sin[k * step];
+                    wr = (float)tw_cos[k * step];
+                    wi = sign * (float)tw_sin[k * step];
                     m = i + k + half;
                     tr = re[m] * wr - im[m] * wi;
                     ti = re[m] * wi + im[m] * wr;
@@ -117,12 +95,42 @@ cdef extern from *:
             total += sum[j];
         return total;
     }
+
+    /* Background update: w[k] += min(cap, base + |w[k]| * scale) * grad[k] (IPNLMS gain). */
+    EC_CLONES static void ec_update(float *w, const float *grad, int t, float base, float scale,
+                                    float cap)
+    {
+        int k;
+        float g;
+        for (k = 0; k < t; k++) {
+            g = base + __builtin_fabsf(w[k]) * scale;
+            g = g < cap ? g : cap;
+            w[k] += g * grad[k];
+        }
+    }
+
+    /* One dot product, n a multiple of 64 (possibly 0). Four accumulators of eight lanes, so
+       the FMA latency does not serialise the loop. */
+    EC_CLONES static double ec_dot(const float *x, const float *a, int n)
+    {
+        ec_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, s;
+        int i;
+        for (i = 0; i < n; i += 32) {
+            a0 += *(const ec_v8 *)(a + i) * *(const ec_v8 *)(x + i);
+            a1 += *(const ec_v8 *)(a + i + 8) * *(const ec_v8 *)(x + i + 8);
+            a2 += *(const ec_v8 *)(a + i + 16) * *(const ec_v8 *)(x + i + 16);
+            a3 += *(const ec_v8 *)(a + i + 24) * *(const ec_v8 *)(x + i + 24);
+        }
+        s = (a0 + a1) + (a2 + a3);
+        return (double)(((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])));
+    }
     """
-    void ec_dual_dot(const float *x, const float *a, const float *b, int n,
-                     double *ya, double *yb) noexcept nogil
-    void ec_fft128_x4(double *re, double *im, const double *tw_cos, const double *tw_sin,
-                      const int *bitrev, double sign) noexcept nogil
+    void ec_fft128_x8(float *re, float *im, const double *tw_cos, const double *tw_sin,
+                      const int *bitrev, float sign) noexcept nogil
     double ec_abs_stats(const float *w, int t, float *part_max) noexcept nogil
+    double ec_dot(const float *x, const float *a, int n) noexcept nogil
+    void ec_update(float *w, const float *grad, int t, float base, float scale,
+                   float cap) noexcept nogil
 
 DEF FRAME = 64
 DEF NFFT = 128
@@ -147,6 +155,7 @@ cdef int COPY_FRAMES = _ref.COPY_FRAMES
 cdef double RESET_RATIO = _ref.RESET_RATIO
 cdef int RESET_FRAMES = _ref.RESET_FRAMES
 cdef int CHANGE_FRAMES = _ref.CHANGE_FRAMES
+cdef double FG_FLOOR = _ref.FG_FLOOR
 cdef double NLP_RATIO = _ref.NLP_RATIO
 cdef double NLP_ATTACK = _ref.NLP_ATTACK
 cdef double NLP_RELEASE = _ref.NLP_RELEASE
@@ -265,13 +274,14 @@ cdef class EchoCanceller:
     cdef float *w_bg  # background (adapting) taps
     cdef float *xbuf  # far end, newest first: ring of 2*taps, each sample written twice
     cdef int xpos
+    cdef int fg_lo, fg_len  # the foreground filter's span (taps)
     cdef double *spec_re  # [parts][NBIN], ring, head = newest
     cdef double *spec_im
     cdef double *powers
     cdef int head
     cdef double *far_frames  # parts + 1, ring
     cdef int far_head
-    cdef double *gains  # natural order
+    cdef float *grad  # background gradient, natural tap order
     cdef double *part_gain
     cdef float *part_abs
     cdef double *norm
@@ -279,12 +289,15 @@ cdef class EchoCanceller:
     cdef double *g_im
     cdef double zr[NFFT]
     cdef double zi[NFFT]
-    cdef double br[NFFT * 4]  # four transforms interleaved: br[4*k + lane]
-    cdef double bi[NFFT * 4]
+    cdef float br[NFFT * 8]  # eight transforms interleaved: br[8*k + lane]
+    cdef float bi[NFFT * 8]
     cdef double e_frame[FRAME]
+    cdef double d_frame[FRAME]
+    cdef double y_re[NBIN]
+    cdef double y_im[NBIN]
     cdef double hpf_x, hpf_d
     cdef int fill
-    cdef double x_frame_energy, d_energy, ef_energy, eb_energy
+    cdef double x_frame_energy, d_energy, ef_energy
     cdef double ds, efs, ebs
     cdef int better, worse, changed
     cdef readonly long long restarts
@@ -317,7 +330,7 @@ cdef class EchoCanceller:
             "spec_im": np.zeros(self.parts * NBIN),
             "powers": np.zeros(self.parts * NBIN),
             "far_frames": np.zeros(self.parts + 1),
-            "gains": np.zeros(taps),
+            "grad": np.zeros(taps, np.float32),
             "part_gain": np.zeros(self.parts),
             "part_abs": np.zeros(self.parts, np.float32),
             "norm": np.zeros(NBIN),
@@ -332,7 +345,7 @@ cdef class EchoCanceller:
         f64 = arrays["spec_im"]; self.spec_im = &f64[0]
         f64 = arrays["powers"]; self.powers = &f64[0]
         f64 = arrays["far_frames"]; self.far_frames = &f64[0]
-        f64 = arrays["gains"]; self.gains = &f64[0]
+        f32 = arrays["grad"]; self.grad = &f32[0]
         f64 = arrays["part_gain"]; self.part_gain = &f64[0]
         f32 = arrays["part_abs"]; self.part_abs = &f32[0]
         f64 = arrays["norm"]; self.norm = &f64[0]
@@ -344,12 +357,14 @@ cdef class EchoCanceller:
         for arr in self._keep.values():
             arr[:] = 0
         self.xpos = 0
+        self.fg_lo = self.fg_len = 0
         self.head = 0
         self.far_head = 0
         self.hpf_x = self.hpf_d = 0.0
         self.fill = 0
         memset(self.e_frame, 0, sizeof(self.e_frame))
-        self.x_frame_energy = self.d_energy = self.ef_energy = self.eb_energy = 0.0
+        memset(self.d_frame, 0, sizeof(self.d_frame))
+        self.x_frame_energy = self.d_energy = self.ef_energy = 0.0
         self.ds = self.efs = self.ebs = 0.0
         self.better = self.worse = self.changed = 0
         self.restarts = 0
@@ -410,7 +425,7 @@ cdef class EchoCanceller:
                    Py_ssize_t n) noexcept nogil:
         cdef Py_ssize_t i
         cdef int t = self.taps
-        cdef double xr, dr, x, d, y_fg, y_bg, e_fg, e_bg
+        cdef double xr, dr, x, d, y_fg, e_fg
         for i in range(n):
             xr = far[i]
             dr = near[i]
@@ -426,14 +441,12 @@ cdef class EchoCanceller:
             self.xpos = self.xpos - 1 if self.xpos > 0 else t - 1
             self.xbuf[self.xpos] = <float>x
             self.xbuf[self.xpos + t] = <float>x
-            ec_dual_dot(&self.xbuf[self.xpos], self.w_fg, self.w_bg, t, &y_fg, &y_bg)
+            y_fg = ec_dot(&self.xbuf[self.xpos + self.fg_lo], &self.w_fg[self.fg_lo], self.fg_len)
             e_fg = d - y_fg
-            e_bg = d - y_bg
-            self.e_frame[self.fill] = e_bg
+            self.d_frame[self.fill] = d  # the background's output is computed per frame
             self.x_frame_energy += x * x
             self.d_energy += d * d
             self.ef_energy += e_fg * e_fg
-            self.eb_energy += e_bg * e_bg
             out[i] = self._sample(xr, dr, e_fg, y_fg, near[i])
             self.fill += 1
             if self.fill == FRAME:
@@ -502,28 +515,115 @@ cdef class EchoCanceller:
         else:
             self.quiet_blocks = 0
 
+    cdef void _trim_foreground(self) noexcept nogil:
+        # keep the first to the last partition holding a tap within FG_FLOOR of the peak
+        cdef int q, lo = -1, hi = -1, p = self.parts
+        cdef float peak = 0.0
+        ec_abs_stats(self.w_fg, self.taps, self.part_abs)
+        for q in range(p):
+            if self.part_abs[q] > peak:
+                peak = self.part_abs[q]
+        for q in range(p):
+            if peak > 0.0 and self.part_abs[q] >= FG_FLOOR * peak:
+                if lo < 0:
+                    lo = q
+                hi = q + 1
+        if lo < 0:
+            lo = hi = 0
+        memset(self.w_fg, 0, lo * FRAME * sizeof(float))
+        memset(&self.w_fg[hi * FRAME], 0, (p - hi) * FRAME * sizeof(float))
+        self.fg_lo = lo * FRAME
+        self.fg_len = (hi - lo) * FRAME
+
+    cdef double _background_error(self) noexcept nogil:
+        """The background filter's error over the frame (into e_frame and its spectrum into
+        g_re/g_im), by overlap-save: Y = sum over partitions of U_q * W_q."""
+        cdef int p = self.parts
+        cdef int group, lane, q, i, k, nk, a, b, j
+        cdef float *zr = self.br
+        cdef float *zi = self.bi
+        cdef double war, wai, wbr, wbi, y, e, energy = 0.0
+        for k in range(NBIN):
+            self.y_re[k] = 0.0
+            self.y_im[k] = 0.0
+        group = 0
+        while group < p:
+            # the taps of partitions q and q + 1 as real and imaginary parts of one transform
+            for lane in range(8):
+                q = group + 2 * lane
+                for i in range(FRAME):
+                    zr[8 * i + lane] = self.w_bg[q * FRAME + i] if q < p else 0.0
+                    zi[8 * i + lane] = self.w_bg[(q + 1) * FRAME + i] if q + 1 < p else 0.0
+                for i in range(FRAME, NFFT):
+                    zr[8 * i + lane] = 0.0
+                    zi[8 * i + lane] = 0.0
+            ec_fft128_x8(zr, zi, TW_COS, TW_SIN, BITREV, -1.0)
+            for lane in range(8):
+                q = group + 2 * lane
+                if q >= p:
+                    break
+                a = ((self.head + q) % p) * NBIN
+                b = ((self.head + q + 1) % p) * NBIN if q + 1 < p else -1
+                for k in range(NBIN):
+                    nk = (NFFT - k) & (NFFT - 1)
+                    war = 0.5 * (zr[8 * k + lane] + zr[8 * nk + lane])
+                    wai = 0.5 * (zi[8 * k + lane] - zi[8 * nk + lane])
+                    self.y_re[k] += self.spec_re[a + k] * war - self.spec_im[a + k] * wai
+                    self.y_im[k] += self.spec_re[a + k] * wai + self.spec_im[a + k] * war
+                    if b >= 0:
+                        wbr = 0.5 * (zi[8 * k + lane] + zi[8 * nk + lane])
+                        wbi = -0.5 * (zr[8 * k + lane] - zr[8 * nk + lane])
+                        self.y_re[k] += self.spec_re[b + k] * wbr - self.spec_im[b + k] * wbi
+                        self.y_im[k] += self.spec_re[b + k] * wbi + self.spec_im[b + k] * wbr
+            group += 16
+        for k in range(NBIN):
+            self.zr[k] = self.y_re[k]
+            self.zi[k] = self.y_im[k]
+            if 0 < k < HALF:
+                self.zr[NFFT - k] = self.y_re[k]
+                self.zi[NFFT - k] = -self.y_im[k]
+        fft128(self.zr, self.zi, 1.0)
+        for i in range(FRAME):
+            y = self.zr[FRAME + i] * (1.0 / NFFT)
+            e = self.d_frame[i] - y
+            self.e_frame[i] = e
+            energy += e * e
+        # error spectrum (of [0, e]) for the update
+        for i in range(NFFT):
+            self.zr[i] = 0.0 if i < FRAME else self.e_frame[i - FRAME]
+            self.zi[i] = 0.0
+        fft128(self.zr, self.zi, -1.0)
+        for k in range(NBIN):
+            self.g_re[k] = self.zr[k]
+            self.g_im[k] = self.zi[k]
+        return energy
+
     cdef void _frame(self) noexcept nogil:
         cdef int p = self.parts, t = self.taps
         cdef int i, k, q, base, nk, a, b
         cdef double far_max, d_e, ef_e, eb_e, pe_frame, mag, total, gbase, scale, ur, ui
-        cdef double ar, ai, br_, bi_, gr, gi, inv, mu, ratio
-        # newest far-end window (last NFFT samples, oldest first) packed with the error frame
+        cdef double ar, ai, br_, bi_, gr, gi, inv, mu, ratio, pg
+        cdef double *nrm
+        cdef double *pw
+        cdef double *ure
+        cdef double *uim
+        cdef double *vre
+        cdef double *vim
+        cdef float *zr
+        cdef float *zi
+        # newest far-end window (last NFFT samples, oldest first)
         for i in range(NFFT):
             self.zr[i] = self.xbuf[self.xpos + NFFT - 1 - i]
-            self.zi[i] = 0.0 if i < FRAME else self.e_frame[i - FRAME]
+            self.zi[i] = 0.0
         fft128(self.zr, self.zi, -1.0)
         self.head = self.head - 1 if self.head > 0 else p - 1
         base = self.head * NBIN
         for k in range(NBIN):
-            nk = (NFFT - k) & (NFFT - 1)
-            ur = 0.5 * (self.zr[k] + self.zr[nk])
-            ui = 0.5 * (self.zi[k] - self.zi[nk])
+            ur = self.zr[k]
+            ui = self.zi[k]
             self.spec_re[base + k] = ur
             self.spec_im[base + k] = ui
             self.powers[base + k] = ur * ur + ui * ui
-            # error spectrum, kept in g_re/g_im until scaled below
-            self.g_re[k] = 0.5 * (self.zi[k] + self.zi[nk])
-            self.g_im[k] = -0.5 * (self.zr[k] - self.zr[nk])
         self.far_head = self.far_head - 1 if self.far_head > 0 else p
         self.far_frames[self.far_head] = self.x_frame_energy / FRAME
         far_max = 0.0
@@ -533,8 +633,7 @@ cdef class EchoCanceller:
         self.far_active = far_max > FAR_ACTIVE_POWER
         d_e = self.d_energy
         ef_e = self.ef_energy
-        eb_e = self.eb_energy
-        self.x_frame_energy = self.d_energy = self.ef_energy = self.eb_energy = 0.0
+        self.x_frame_energy = self.d_energy = self.ef_energy = 0.0
         pe_frame = ef_e / FRAME
         self.noise = self.noise * NOISE_RISE
         if pe_frame < self.noise:
@@ -544,6 +643,7 @@ cdef class EchoCanceller:
         self.cn_amplitude = sqrt(3.0 * NOISE_BIAS * self.noise)
         if not self.far_active or self.disabled_flag:
             return
+        eb_e = self._background_error()
         # two-path control
         self.ds = STAT_SMOOTH * self.ds + (1.0 - STAT_SMOOTH) * d_e
         self.efs = STAT_SMOOTH * self.efs + (1.0 - STAT_SMOOTH) * ef_e
@@ -552,6 +652,7 @@ cdef class EchoCanceller:
             self.better += 1
             if self.better >= COPY_FRAMES:
                 memcpy(self.w_fg, self.w_bg, t * sizeof(float))
+                self._trim_foreground()
                 self.efs = self.ebs
                 self.better = 0
                 self.copies += 1
@@ -587,13 +688,15 @@ cdef class EchoCanceller:
         for q in range(p):
             mag = gbase + self.part_abs[q] * scale
             self.part_gain[q] = mag if mag < GAIN_CAP else GAIN_CAP
+        nrm = self.norm
         for k in range(NBIN):
-            self.norm[k] = 0.0
+            nrm[k] = 0.0
         for q in range(p):
             # partition q is the spectrum q frames old
-            base = ((self.head + q) % p) * NBIN
+            pw = self.powers + ((self.head + q) % p) * NBIN
+            pg = self.part_gain[q]
             for k in range(NBIN):
-                self.norm[k] += self.part_gain[q] * self.powers[base + k]
+                nrm[k] += pg * pw[k]
         # variable step: full until the background removes 12 dB, then down to VSS_MIN * MU
         mu = MU
         if self.ds > 0.0:
@@ -605,52 +708,47 @@ cdef class EchoCanceller:
             self.g_re[k] *= inv
             self.g_im[k] *= inv
         # gradients of two partitions per inverse FFT (real part: partition q, imaginary part:
-        # partition q + 1), four transforms per batched FFT
+        # partition q + 1), eight transforms per batched FFT
         cdef int group, lane
         group = 0
         while group < p:
-            for lane in range(4):
+            for lane in range(8):
                 q = group + 2 * lane
                 # spectra of partitions q and q + 1 (missing ones read as zero)
                 a = ((self.head + q) % p) * NBIN if q < p else -1
                 b = ((self.head + q + 1) % p) * NBIN if q + 1 < p else -1
+                ure = self.spec_re + (a if a >= 0 else 0)
+                uim = self.spec_im + (a if a >= 0 else 0)
+                vre = self.spec_re + (b if b >= 0 else 0)
+                vim = self.spec_im + (b if b >= 0 else 0)
+                zr = self.br
+                zi = self.bi
                 for k in range(NBIN):
                     gr = self.g_re[k]
                     gi = self.g_im[k]
                     ar = ai = br_ = bi_ = 0.0
                     if a >= 0:
                         # A = G * conj(U_q)
-                        ar = gr * self.spec_re[a + k] + gi * self.spec_im[a + k]
-                        ai = gi * self.spec_re[a + k] - gr * self.spec_im[a + k]
+                        ar = gr * ure[k] + gi * uim[k]
+                        ai = gi * ure[k] - gr * uim[k]
                     if b >= 0:
-                        br_ = gr * self.spec_re[b + k] + gi * self.spec_im[b + k]
-                        bi_ = gi * self.spec_re[b + k] - gr * self.spec_im[b + k]
+                        br_ = gr * vre[k] + gi * vim[k]
+                        bi_ = gi * vre[k] - gr * vim[k]
                     # Z = A + jB (bins 0..64), Z[N-k] = conj(A) + j conj(B)
-                    self.br[4 * k + lane] = ar - bi_
-                    self.bi[4 * k + lane] = ai + br_
+                    zr[8 * k + lane] = <float>(ar - bi_)
+                    zi[8 * k + lane] = <float>(ai + br_)
                     if 0 < k < HALF:
-                        self.br[4 * (NFFT - k) + lane] = ar + bi_
-                        self.bi[4 * (NFFT - k) + lane] = -ai + br_
-            ec_fft128_x4(self.br, self.bi, TW_COS, TW_SIN, BITREV, 1.0)
-            for lane in range(4):
+                        zr[8 * (NFFT - k) + lane] = <float>(ar + bi_)
+                        zi[8 * (NFFT - k) + lane] = <float>(-ai + br_)
+            ec_fft128_x8(self.br, self.bi, TW_COS, TW_SIN, BITREV, 1.0)
+            for lane in range(8):
                 q = group + 2 * lane
                 if q < p:
                     for i in range(FRAME):
-                        k = q * FRAME + i
-                        mag = gbase + fabs(self.w_bg[k]) * scale
-                        if mag > GAIN_CAP:
-                            mag = GAIN_CAP
-                        self.gains[k] = mag * (1.0 / NFFT)
-                        if q + 1 < p:
-                            k += FRAME
-                            mag = gbase + fabs(self.w_bg[k]) * scale
-                            if mag > GAIN_CAP:
-                                mag = GAIN_CAP
-                            self.gains[k] = mag * (1.0 / NFFT)
+                        self.grad[q * FRAME + i] = self.br[8 * i + lane] * <float>(1.0 / NFFT)
+                if q + 1 < p:
                     for i in range(FRAME):
-                        k = q * FRAME + i
-                        self.w_bg[k] += <float>(self.gains[k] * self.br[4 * i + lane])
-                        if q + 1 < p:
-                            k += FRAME
-                            self.w_bg[k] += <float>(self.gains[k] * self.bi[4 * i + lane])
-            group += 8
+                        self.grad[(q + 1) * FRAME + i] = self.bi[8 * i + lane] * <float>(
+                            1.0 / NFFT)
+            group += 16
+        ec_update(self.w_bg, self.grad, t, <float>gbase, <float>scale, <float>GAIN_CAP)

@@ -38,6 +38,7 @@ COPY_RATIO = 0.6  # background copied to foreground when its error is this much 
 COPY_FRAMES = 2  # ...for this many frames in a row
 RESET_RATIO = 4.0  # background reset from foreground when its error is this much larger...
 RESET_FRAMES = 3  # ...for this many frames in a row
+FG_FLOOR = 0.02  # foreground partitions whose taps all lie 34 dB below the peak are dropped
 CHANGE_FRAMES = 8  # both filters worse than none for 64 ms: echo path change, restart
 NLP_RATIO = 0.25  # NLP engages when error power < NLP_RATIO * echo-estimate power
 NLP_ATTACK = 1.0 / 48.0  # NLP gain fall per sample (6 ms to suppress)
@@ -118,6 +119,7 @@ class EchoCanceller:
     def reset(self) -> None:
         t, p = self.taps, self.parts
         self.w_fg = np.zeros(t)
+        self.fg_span = (0, 0)  # partitions the foreground filter runs over
         self.w_bg = np.zeros(t)
         self.xhist = np.zeros(t + FRAME)  # high-passed far end, newest last
         self.spectra = np.zeros((p, NFFT // 2 + 1), dtype=np.complex128)  # newest first
@@ -266,6 +268,16 @@ class EchoCanceller:
         else:
             self.quiet_blocks = 0
 
+    def _trim_foreground(self) -> None:
+        """Keep the foreground's taps only from the first to the last partition holding a tap
+        within FG_FLOOR of the largest: the output filter runs over the echo, not the tail."""
+        peaks = np.abs(self.w_fg).reshape(self.parts, FRAME).max(axis=1)
+        keep = np.flatnonzero(peaks >= FG_FLOOR * peaks.max()) if peaks.max() > 0 else []
+        lo, hi = (int(keep[0]), int(keep[-1]) + 1) if len(keep) else (0, 0)
+        self.w_fg[: lo * FRAME] = 0.0
+        self.w_fg[hi * FRAME :] = 0.0
+        self.fg_span = (lo, hi)
+
     def _step(self) -> float:
         """Variable step: full while the background removes less than VSS_KNEE of the echo,
         smaller as it converges (less misadjustment from line noise), never below VSS_MIN."""
@@ -297,6 +309,7 @@ class EchoCanceller:
             self.better += 1
             if self.better >= COPY_FRAMES:
                 self.w_fg[:] = self.w_bg
+                self._trim_foreground()
                 self.efs = self.ebs
                 self.better = 0
                 self.copies += 1
