@@ -2,11 +2,13 @@
 """Compiled line echo canceller (see `echo.py` for the design, `_echo_ref.py` for the twin).
 
 All state lives in `EchoCanceller`, in buffers allocated once when it is created. `process()`
-takes a block of any length and runs a `noexcept nogil` loop: per sample a fused float32 dot
-product gives the foreground (output) and background (adapting) echo estimates; every 64-sample
-frame one packed complex 128-point FFT gives the far-end and error spectra, and one packed
-inverse FFT per pair of partitions gives the background's proportionate, per-bin normalised
-update. The constants come from the twin module, so both implementations use the same numbers.
+takes a block of any length and runs a `noexcept nogil` loop: per sample one float32 dot product
+(over the foreground's echo span only) gives the output; every 64-sample frame, while the far end
+talks, the background filter's output is computed by overlap-save (one batched FFT of its taps,
+eight 128-point transforms per call, two partitions per transform), its error spectrum drives
+one batched inverse FFT of proportionate, per-bin normalised gradients, and one vectorised pass
+updates the taps. The constants come from the twin module, so both implementations use the same
+numbers.
 """
 
 from libc.math cimport fabs, lrint, sqrt, log10, cos, sin

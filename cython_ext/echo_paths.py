@@ -11,7 +11,7 @@ return loss (ERL) of 6–20 dB. ERL is defined, like G.168's, for a speech-like 
 power gain averaged over a reference long-term speech spectrum (flat 200–800 Hz, falling
 6 dB/octave from 800 to 3400 Hz, nothing outside; `SPEECH_WEIGHTING`). Normalising by plain
 energy instead (the loss white noise sees) would give D.6 only 2–3 dB of loss for real speech at
-a nominal 6 dB; with this weighting espeak-ng speech sees the nominal ERL within about ±1.5 dB
+a nominal 6 dB; with this weighting espeak-ng speech sees the nominal ERL within 2 dB
 on all eight models (`speech_erl_db()` measures it).
 
 `LineEcho` is the stateful convolver the simulated telephone line uses: it applies a path

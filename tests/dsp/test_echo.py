@@ -440,3 +440,38 @@ def test_reset_forgets_the_echo_path(dsp_impl: str) -> None:
     ec.reset()
     assert not ec.converged and np.all(ec.impulse_response() == 0.0)
     assert np.array_equal(run(ec, sent, near), first)
+
+
+# ---------------------------------------------------------------- G.168 Annex D line models
+def test_g168_annex_d_paths_delay_and_speech_erl() -> None:
+    """echo_path(): the model sits behind the pure delay (0-64 ms), and espeak-ng speech sees
+    the nominal ERL (6, 10 and 20 dB) within 2 dB on all eight models; out-of-range asks fail."""
+    from cython_ext.echo_paths import EchoPathError, echo_path, speech_erl_db
+
+    speech = far_speech(10.0, -15.0)
+    for model in MODELS:
+        for delay_ms, erl in ((0.0, 6.0), (64.0, 20.0), (12.5, 10.0)):
+            h = echo_path(model, delay_ms, erl)
+            delay = int(round(delay_ms * RATE / 1000))
+            assert np.all(h[:delay] == 0.0) and h[delay] != 0.0
+            assert abs(speech_erl_db(h, speech) - erl) <= 2.0, (model, delay_ms, erl)
+    for bad in ({"delay_ms": 65.0}, {"erl_db": 5.0}, {"erl_db": 21.0}, {"model": "D1"}):
+        with pytest.raises(EchoPathError):
+            echo_path(**{"model": "D2", "delay_ms": 0.0, "erl_db": 6.0, **bad})
+
+
+def test_line_echo_blockwise_equals_convolution_and_change_keeps_history() -> None:
+    from cython_ext.echo_paths import echo_path
+
+    x = far_speech(2.0, -10.0).astype(np.float64)
+    line = LineEcho("D9", 40.0, 8.0)
+    pieces, pos = [], 0
+    for size in (1, 7, 160, 8000, 1832):
+        pieces.append(line.process(x[pos : pos + size]))
+        pos += size
+    full = np.convolve(x, echo_path("D9", 40.0, 8.0))[: x.size]
+    assert np.allclose(np.concatenate(pieces), full[:pos], atol=1e-9)
+    line.change("D2", 0.0, 6.0)
+    after = line.process(x[pos:])
+    expected = np.convolve(x, echo_path("D2", 0.0, 6.0))[pos : x.size]
+    assert np.allclose(after, expected, atol=1e-9)
