@@ -46,7 +46,7 @@ class CoLine:
         self.net, self.row, self.channel = net, row, channel
         self.name = f"trunk-{row + 1}"
         self.cadence, self.zone, self.callerid_standard = cadence, zone, callerid_standard
-        self.state = "idle"
+        self._state = "idle"
         self.box_offhook = False
         self.caller: Caller | None = None
         self.ring_on = False
@@ -55,6 +55,15 @@ class CoLine:
         self._timer: Timer | None = None
         self._sounds: Outlet = net.sound_outlet(row)
         self._callerid: tuple[str | None, str | None, str | None] | None = None
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self._state = value
+        self.net.trunk_busy[self.row] = value != "idle"
 
     @property
     def idle(self) -> bool:

@@ -149,9 +149,7 @@ class Network:
         self._net_outlets: dict[int, Outlet] = {}
         self.sent = np.zeros((self.rows, block), dtype=np.int16)
         self._sounds = np.zeros((self.rows, block), dtype=np.int16)
-        self._mix = np.zeros((self.rows, block), dtype=np.float32)
         self.heard = np.zeros((self.rows, block), dtype=np.int16)
-        self._heard_f = np.zeros((self.rows, block), dtype=np.float32)
         #: a party is on the row: phone off hook, or trunk answered with the caller still there
         self.connected = np.zeros(self.rows, dtype=bool)
         self.last_loud = np.full(self.rows, -math.inf)
@@ -164,12 +162,12 @@ class Network:
         self.recorders: dict[int, list[Recorder]] = {}
         # listener sources: each row's party, then each trunk's line echo
         self.listener = Listener(self.rows, block, window=window, sources=self.rows + trunks)
-        self._sources = np.zeros((self.rows + trunks, block), dtype=np.float32)
         self.listener.not_for[self.rows :] = np.arange(trunks)
         self.lines: list[CoLine] = []
         self.phones: list[Phone] = []
         self.parties: dict[str, Party] = {}
-        self._scripted: dict[str, Party] = {}  # parties whose script waits on a condition
+        # parties whose script waits on a condition, in the listener's groups (by row)
+        self._scripted: list[dict[str, Party]] = [{} for _ in range(window)]
         self.traffic: TrafficGenerator | None = None
         self.counters: dict[str, int] = {}
         # G.711 at the card edge: a 65536-entry table indexed by the int16's bits
@@ -195,24 +193,32 @@ class Network:
             gen = np.random.default_rng([seed, 7])
             self._noise = (gen.standard_normal(1 << 17) * rms_for(noise_dbm0)).astype(np.float32)
         self._noise_rng = random.Random(f"{seed}/noise")
-        # line echo: per-trunk impulse responses, applied to off-hook trunks in one FFT batch
+        # line echo: a G.168 path per trunk (models cycled), pure delay from the history and the
+        # hybrid as one Toeplitz matrix product per model over all off-hook trunks using it
         self.echo = echo
         self._echo_len = 0
         if echo is not None and trunks:
-            hs = [
-                signals.echo_response(echo.models[i % len(echo.models)], echo.delay_ms, echo.erl_db)
-                for i in range(trunks)
-            ]
-            self._echo_len = max(h.size for h in hs)
-            seg = self._echo_len - 1 + block
-            self._echo_nfft = 1 << int(math.ceil(math.log2(seg)))
-            padded = np.zeros((trunks, self._echo_len))
-            for i, h in enumerate(hs):
-                padded[i, : h.size] = h
-            self._echo_freq = np.fft.rfft(padded, self._echo_nfft, axis=1)
-            self._echo_hist = np.zeros((trunks, self._echo_len - 1))
-        self._echo_was_on = False
-        self.offhook_trunks = np.zeros(trunks, dtype=bool)  # the box holds these trunks off hook
+            delay = int(round(echo.delay_ms * RATE / 1000))
+            self._echo_models = [echo.models[i % len(echo.models)] for i in range(trunks)]
+            self._echo_matrix: dict[str, np.ndarray] = {}
+            taps = 1
+            for model in set(self._echo_models):
+                h = signals.echo_response(model, echo.delay_ms, echo.erl_db)[delay:]
+                taps = max(taps, h.size)
+                t = np.zeros((h.size - 1 + block, block), dtype=np.float32)
+                for n in range(block):
+                    t[n : n + h.size, n] = h[::-1]
+                self._echo_matrix[model] = t
+            self._echo_delay, self._echo_taps = delay, taps
+            self._echo_len = delay + taps  # history kept: delay + taps - 1 samples
+            self._echo_hist = np.zeros((trunks, self._echo_len - 1), dtype=np.float32)
+            names = sorted(self._echo_matrix)
+            self._echo_model_of = np.asarray([names.index(m) for m in self._echo_models])
+        self.offhook_trunks = np.zeros(trunks, dtype=bool)
+        #: a trunk carries something: a call (ringing or up) or the box holds it off hook
+        self.trunk_busy = np.zeros(self.rows, dtype=bool)
+        self._heard_rows = np.zeros(0, dtype=np.intp)
+        self._active_rows = np.zeros(0, dtype=np.intp)  # the box holds these trunks off hook
 
     # ---- time ---------------------------------------------------------------------------------
 
@@ -252,10 +258,12 @@ class Network:
         self.counters[name] = self.counters.get(name, 0) + n
 
     def want_polls(self, party: Party, on: bool) -> None:
+        """Poll `party` when its row's listener group is evaluated (every `window` ticks)."""
+        for group in self._scripted:
+            group.pop(party.name, None)
         if on:
-            self._scripted[party.name] = party
-        else:
-            self._scripted.pop(party.name, None)
+            row = party.row or 0
+            self._scripted[row % len(self._scripted)][party.name] = party
 
     def occupant(self, row: int) -> Party | None:
         if row < self.trunks:
@@ -294,13 +302,19 @@ class Network:
 
     def exchange(self, tx: np.ndarray) -> np.ndarray:
         self.now = self.start + self.tick * self.dt
-        # only a connected party hears anything
+        # what connected parties hear (nobody else hears anything)
+        listening = np.flatnonzero(self.connected)
         heard = self.heard
-        np.multiply(self._companded(tx), self.connected[:, None], out=heard, casting="unsafe")
-        heard_f = self._heard_f
-        np.copyto(heard_f, heard, casting="unsafe")
-        heard_energy = np.einsum("ij,ij->i", heard_f, heard_f)
-        self.last_loud[heard_energy > self._loud_energy] = self.now
+        if self._heard_rows.size:
+            heard[self._heard_rows] = 0
+        heard_sub: np.ndarray | None = None
+        if listening.size:
+            heard_sub = self._companded(tx[listening])
+            heard[listening] = heard_sub
+            hf = heard_sub.astype(np.float32)
+            energy = np.einsum("ij,ij->i", hf, hf)
+            self.last_loud[listening[energy > self._loud_energy]] = self.now
+        self._heard_rows = listening
         for row, recs in self.recorders.items():
             for rec in recs:
                 if rec.what == "heard":
@@ -310,60 +324,80 @@ class Network:
         if self.traffic is not None:
             self.traffic.tick(self.now)
 
+        # what the parties and the exchange put on the lines
         sent, sounds = self.sent, self._sounds
-        sent.fill(0)
-        sounds.fill(0)
+        active = self._active_rows
+        if active.size:
+            sent[active] = 0
+            sounds[active] = 0
         done: list[Callable[[], None]] = []
+        rows: set[int] = set()
         for outlet in list(self._party_outlets.values()):
             outlet.fill(sent[outlet.row], done)
+            rows.add(outlet.row)
         for outlet in list(self._net_outlets.values()):
             outlet.fill(sounds[outlet.row], done)
+            rows.add(outlet.row)
         for cb in done:  # before anyone looks: a clip that ended this tick has ended
             cb()
-        # on hook / unanswered: the party's voice does not reach the box
-        np.multiply(sent, self.connected[:, None], out=sent, casting="unsafe")
-
-        mix = self._mix
-        np.add(sent, sounds, out=mix, casting="unsafe")
-        if self._echo_len and self.offhook_trunks.any():
-            self._add_echo(mix)
-            self._echo_was_on = True
-        elif self._echo_was_on:
-            self._sources[self.rows :] = 0.0
-            self._echo_was_on = False
-        if self._noise is not None:
-            n = self.trunks * self.block
-            off = self._noise_rng.randrange(self._noise.size - n)
-            mix[: self.trunks] += self._noise[off : off + n].reshape(self.trunks, self.block)
-        np.rint(mix, out=mix)
-        np.clip(mix, -32768, 32767, out=mix)
-        rx = self._companded(mix.astype(np.int16))
+        trunk_rows = np.flatnonzero(self.trunk_busy)
+        out_rows = np.union1d(np.fromiter(rows, dtype=np.intp, count=len(rows)), trunk_rows)
+        self._active_rows = out_rows
+        rx = np.zeros((self.rows, self.block), dtype=np.int16)
+        echo_rows = np.zeros(0, dtype=np.intp)
+        echo: np.ndarray | None = None
+        if out_rows.size:
+            # on hook / unanswered: the party's voice does not reach the box
+            sent[out_rows] *= self.connected[out_rows, None]
+            mix = sent[out_rows].astype(np.float32)
+            mix += sounds[out_rows]
+            if self._echo_len and self.offhook_trunks.any():
+                echo_rows = np.flatnonzero(self.offhook_trunks)
+                echo = self._line_echo(echo_rows)
+                mix[np.searchsorted(out_rows, echo_rows)] += echo
+            if self._noise is not None and trunk_rows.size:
+                n = trunk_rows.size * self.block
+                off = self._noise_rng.randrange(self._noise.size - n)
+                at = np.searchsorted(out_rows, trunk_rows)
+                mix[at] += self._noise[off : off + n].reshape(trunk_rows.size, self.block)
+            np.rint(mix, out=mix)
+            np.clip(mix, -32768, 32767, out=mix)
+            rx[out_rows] = self._companded(mix.astype(np.int16))
 
         for row, recs in self.recorders.items():
             for rec in recs:
                 if rec.what == "sent":
                     rec.blocks.append(rx[row].copy())
-        sources = self._sources
-        np.copyto(sources[: self.rows], sent, casting="unsafe")
-        self.listener.push(sources, heard_f, heard_energy)
+        talking = np.asarray(sorted(r for r in rows if self.connected[r]), dtype=np.intp)
+        if echo is not None:
+            talking = np.concatenate([talking, self.rows + echo_rows])
+            values = np.concatenate([sent[talking[: talking.size - echo_rows.size]], echo])
+        else:
+            values = sent[talking]
+        self.listener.push_rows(talking, values, listening, heard_sub)
         if self.listener.due:
             self._look_and_listen()
         self.tick += 1
         self.now = self.start + self.tick * self.dt  # commands between ticks act at the next one
         return rx
 
-    def _add_echo(self, mix: np.ndarray) -> None:
-        rows = np.nonzero(self.offhook_trunks)[0]
-        hist = self._echo_hist[rows]
-        seg = np.concatenate([hist, self.heard[rows].astype(np.float64)], axis=1)
-        spec = np.fft.rfft(seg, self._echo_nfft, axis=1) * self._echo_freq[rows]
+    def _line_echo(self, rows: np.ndarray) -> np.ndarray:
+        """The echo each off-hook trunk in `rows` returns of what the box sent it (float32)."""
+        seg = np.concatenate([self._echo_hist[rows], self.heard[rows].astype(np.float32)], axis=1)
         keep = self._echo_len - 1
-        echo = np.fft.irfft(spec, self._echo_nfft, axis=1)[:, keep : keep + self.block]
-        echo32 = echo.astype(np.float32)
-        mix[rows] += echo32
-        self._sources[self.rows :] = 0.0
-        self._sources[self.rows + rows] = echo32
         self._echo_hist[rows] = seg[:, seg.shape[1] - keep :]
+        if len(self._echo_matrix) == 1:
+            (matrix,) = self._echo_matrix.values()
+            return seg[:, : matrix.shape[0]] @ matrix
+        out = np.empty((rows.size, self.block), dtype=np.float32)
+        which = self._echo_model_of[rows]
+        for k, model in enumerate(sorted(self._echo_matrix)):
+            matrix = self._echo_matrix[model]
+            mine = which == k
+            if mine.any():
+                skip = self._echo_taps - (matrix.shape[0] - self.block + 1)  # shorter models
+                out[mine] = seg[mine, skip : skip + matrix.shape[0]] @ matrix
+        return out
 
     def _look_and_listen(self) -> None:
         rows = np.nonzero(self.connected)[0]
@@ -376,7 +410,8 @@ class Network:
             if hearer is not None and speaker is not None:
                 t0 = window_start - window if m.new else window_start
                 hearer.hear(speaker, t0, self.now + self.dt, m.rho)
-        for party in list(self._scripted.values()):
+        group = self._scripted[self.listener.blocks % self.listener.window]
+        for party in list(group.values()):
             party.poll(self.now)
 
     def iter_parties(self) -> Iterator[Party]:

@@ -45,7 +45,7 @@ from board.sim.voices import PHRASES, VOICES
 
 if TYPE_CHECKING:
     from board.sim.line import CoLine
-    from board.sim.network import Network, Outlet
+    from board.sim.network import Network, Outlet, Timer
     from board.sim.phone import Phone
     from board.sim.traffic import CallPlan
 
@@ -91,6 +91,7 @@ class Party:
         self.heard_other_at = -math.inf
         self._script: Script | None = None
         self._wait: Wait | None = None
+        self._deadline: Timer | None = None
         self._running = False
 
     @property
@@ -135,6 +136,7 @@ class Party:
         if who != self.name and not who.startswith("echo-"):
             self.heard_other_at = t1
         self.on_heard(who)
+        self.kick()
 
     def on_heard(self, who: str) -> None:
         pass
@@ -186,6 +188,9 @@ class Party:
     def stop_script(self) -> None:
         script, self._script, self._wait = self._script, None, None
         self.net.want_polls(self, False)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         if script is not None and not self._running:
             script.close()
 
@@ -202,10 +207,35 @@ class Party:
                 self._script = None
         finally:
             self._running = False
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         if self._script is not script:  # stopped from inside
             script.close()
+            self.net.want_polls(self, False)
             return
-        self.net.want_polls(self, self._wait is not None)
+        wait = self._wait
+        if wait is None:
+            self.net.want_polls(self, False)
+            return
+        cond, deadline = wait
+        # a condition only an event can change (or none: a sleep) needs no polling: the event
+        # kicks the party and a timer stands for the deadline
+        event_only = cond is None or getattr(cond, "event_only", False)
+        self.net.want_polls(self, not event_only)
+        if event_only and deadline < math.inf:
+            self._deadline = self.net.after(max(0.0, deadline - self.now), self.kick)
+
+    def kick(self) -> None:
+        """Something happened that may satisfy what the party waits for: look now."""
+        if not self._running and self._wait is not None:
+            self.poll(self.now)
+
+    @staticmethod
+    def when(cond: Callable[[], bool]) -> Callable[[], bool]:
+        """Mark `cond` as changed only by events that kick the party (no polling)."""
+        cond.event_only = True  # type: ignore[attr-defined]
+        return cond
 
     def poll(self, now: float) -> None:
         wait = self._wait
@@ -214,7 +244,7 @@ class Party:
         cond, deadline = wait
         if cond is not None and cond():
             self._advance(True)
-        elif now >= deadline:
+        elif now >= deadline - 1e-6:
             self._advance(False)
 
     def sleep(self, seconds: float) -> Wait:
@@ -286,6 +316,7 @@ class Caller(Party):
         self.answered_at = self.now
         self.state = "answered"
         self.net.notify("answered", party=self.name, channel=self.channel)
+        self.kick()
 
     def on_heard(self, who: str) -> None:
         if who.startswith("agent-"):
@@ -324,7 +355,10 @@ class Caller(Party):
 
     def _life(self) -> Script:
         plan = self.plan
-        answered = yield (lambda: self.answered_at is not None, self.now + plan.ring_patience)
+        answered = yield (
+            self.when(lambda: self.answered_at is not None),
+            self.now + plan.ring_patience,
+        )
         if not answered:
             self.hang_up("no answer")
             return
@@ -346,7 +380,7 @@ class Caller(Party):
             yield (lambda: not self.speaking, math.inf)
         self.state = "waiting"
         self.queued_at = self.now
-        met = yield (lambda: self.agent is not None, self.now + plan.patience)
+        met = yield (self.when(lambda: self.agent is not None), self.now + plan.patience)
         if not met:
             self.hang_up("patience")
             return
@@ -422,6 +456,9 @@ class Agent(Party):
             if self.caller is None and self.state in ("offered", "talking"):
                 self.caller = who
 
+    def on_ring(self, on: bool) -> None:
+        self.kick()
+
     def start(self) -> None:
         self.run(self._life())
 
@@ -430,6 +467,7 @@ class Agent(Party):
         if action not in ("logout", "pause", "unpause"):
             raise ValueError(f"unknown agent action {action!r}")
         self.pending.append((action, reason))
+        self.kick()
 
     def _feature(self, code: str) -> Script:
         """Dial a feature code and wait for the box's confirmation (sound, then quiet)."""
@@ -455,7 +493,7 @@ class Agent(Party):
         while self.logged_in:
             self.state = "paused" if self.paused else "idle"
             if self.mode == "ring":
-                yield (lambda: self.phone.ringing or bool(self.pending), math.inf)
+                yield (self.when(lambda: self.phone.ringing or bool(self.pending)), math.inf)
             else:
                 yield (self._sound_since(self.now), math.inf)
             if self.pending and not (self.mode == "ring" and self.phone.ringing):
@@ -499,7 +537,7 @@ class Agent(Party):
         yield (lambda: self.quiet_for(0.6) and self.now - t >= 0.6, t + 15.0)
         self.say_phrase(0)
         yield (lambda: not self.speaking, math.inf)
-        met = yield (lambda: self.caller is not None, self.now + 10.0)
+        met = yield (self.when(lambda: self.caller is not None), self.now + 10.0)
         if not met:
             self._hang_up_call("no caller heard")
             return
