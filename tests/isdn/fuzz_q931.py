@@ -1,6 +1,6 @@
 """Fuzz the Q.931 parser and the whole stack behind it (not collected by pytest).
 
-    python3 tests/isdn/fuzz_q931.py --runs 1000000 [--corpus DIR]
+    python3 tests/isdn/fuzz_q931.py --runs 1000000 [--role cpe|network] [--corpus DIR]
 
 Uses atheris (coverage-guided, libFuzzer) when it is installed, else hypothesis at scale.
 Seeds come from tests/isdn/corpus/; with atheris, new interesting inputs are written to
@@ -28,6 +28,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1_000_000)
     ap.add_argument("--corpus", help="where atheris writes new inputs")
+    ap.add_argument("--role", choices=("cpe", "network"), default="cpe", help="our stack's side")
     ap.add_argument("--engine", choices=("auto", "atheris", "hypothesis"), default="auto")
     ap.add_argument("libfuzzer_args", nargs="*", help="extra libFuzzer flags (after --)")
     args = ap.parse_args()
@@ -46,7 +47,7 @@ def main() -> int:
             from tests.isdn.fuzz_target import FuzzTarget
     else:
         from tests.isdn.fuzz_target import FuzzTarget
-    target = FuzzTarget()
+    target = FuzzTarget(args.role)
     t0 = time.perf_counter()
 
     def report() -> None:
