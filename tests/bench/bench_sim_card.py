@@ -8,8 +8,8 @@
    (nothing going on) beside it.
 2. Side by side, per tick on the same 24 off-hook trunks: the card's batched line echo (one
    Toeplitz matrix product per G.168 model) against the echo engineer's per-line reference
-   `cython_ext.echo_paths.LineEcho` (the same G.168 paths), and the card's 64 K-entry G.711 companding table against encode + decode with
-   `cython_ext.g711`; ratios printed.
+   `cython_ext.echo_paths.LineEcho` (the same G.168 paths), and the card's 64 K-entry G.711
+   companding table against encode + decode with `cython_ext.g711`; ratios printed.
 3. A traffic run on the virtual clock: Poisson calls at --cph calls/hour (AHT 180 s, patience
    120 s) onto 24 trunks, 48 agents, the minimal box: virtual seconds per wall second (card +
    box), the card's share, and what a one-day run of the card would take.
