@@ -1,8 +1,9 @@
-"""Hardware: telephony cards and LED panels, each behind one interface, chosen by URL.
+"""Hardware: telephony cards (and, later, LED panels), each behind one interface, chosen by URL.
 
-`open_card("sim://?trunks=4&stations=8")` or `open_card("dahdi:///etc/dahdi/system.conf")`;
-`open_led_panel("sim://?leds=48")`, `pca9685://…`, … Backends are imported only when their
-scheme is used (a laptop never imports DAHDI or periphery code), through the explicit tables below.
+`open_card("sim://?trunks=4&stations=8")`. Backends are imported only when their scheme is used
+(a laptop never imports hardware code), through the explicit table below. Today the table holds
+the simulated card; the DAHDI card (`dahdi://`) and the LED panel drivers (python-periphery) are
+planned and listed in board/README.md, and are added here when they exist.
 """
 
 from __future__ import annotations
@@ -16,21 +17,11 @@ from board.errors import BoardError, BoardURLError
 if TYPE_CHECKING:
     from board.card import Card
 
-__all__ = ["BoardError", "BoardURLError", "open_card", "open_led_panel", "CARD_BACKENDS"]
+__all__ = ["BoardError", "BoardURLError", "open_card", "CARD_BACKENDS"]
 
 # scheme: "module:factory" — the factory takes the URL string.
 CARD_BACKENDS: dict[str, str] = {
     "sim": "board.sim.card:SimCard",
-    "dahdi": "board.dahdi.card:DahdiCard",
-}
-
-LED_BACKENDS: dict[str, str] = {
-    "sim": "board.led.sim:SimLedPanel",
-    "pca9685": "board.led.pca9685:Pca9685Panel",
-    "is31fl3731": "board.led.is31fl3731:Is31fl3731Panel",
-    "apa102": "board.led.apa102:Apa102Panel",
-    "gpio": "board.led.gpio:GpioPanel",
-    "sysfs": "board.led.sysfs:SysfsPanel",
 }
 
 
@@ -50,11 +41,6 @@ def _open(table: dict[str, str], what: str, url: str) -> Any:
 
 
 def open_card(url: str) -> Card:
-    """Open a telephony card by URL (`sim://…`, `dahdi://…`)."""
+    """Open a telephony card by URL (`sim://…`)."""
     card: Card = _open(CARD_BACKENDS, "card", url)
     return card
-
-
-def open_led_panel(url: str) -> Any:
-    """Open an LED panel by URL (`sim://`, `pca9685://`, `is31fl3731://`, `apa102://`, `gpio://`, `sysfs://`)."""
-    return _open(LED_BACKENDS, "LED panel", url)
