@@ -544,39 +544,59 @@ cdef class EchoCanceller:
         cdef int group, lane, q, i, k, nk, a, b, j
         cdef float *zr = self.br
         cdef float *zi = self.bi
-        cdef double war, wai, wbr, wbi, y, e, energy = 0.0
+        cdef double war, wai, wbr, wbi, y, e, energy = 0.0, r0, r1, i0, i1, acc_re, acc_im
+        cdef double *yre = self.y_re
+        cdef double *yim = self.y_im
+        cdef double *ure
+        cdef double *uim
+        cdef double *vre = NULL
+        cdef double *vim = NULL
+        cdef float *wq
         for k in range(NBIN):
-            self.y_re[k] = 0.0
-            self.y_im[k] = 0.0
+            yre[k] = 0.0
+            yim[k] = 0.0
         group = 0
         while group < p:
             # the taps of partitions q and q + 1 as real and imaginary parts of one transform
+            memset(zr, 0, NFFT * 8 * sizeof(float))
+            memset(zi, 0, NFFT * 8 * sizeof(float))
             for lane in range(8):
                 q = group + 2 * lane
-                for i in range(FRAME):
-                    zr[8 * i + lane] = self.w_bg[q * FRAME + i] if q < p else 0.0
-                    zi[8 * i + lane] = self.w_bg[(q + 1) * FRAME + i] if q + 1 < p else 0.0
-                for i in range(FRAME, NFFT):
-                    zr[8 * i + lane] = 0.0
-                    zi[8 * i + lane] = 0.0
+                if q < p:
+                    wq = self.w_bg + q * FRAME
+                    for i in range(FRAME):
+                        zr[8 * i + lane] = wq[i]
+                if q + 1 < p:
+                    wq = self.w_bg + (q + 1) * FRAME
+                    for i in range(FRAME):
+                        zi[8 * i + lane] = wq[i]
             ec_fft128_x8(zr, zi, TW_COS, TW_SIN, BITREV, -1.0)
             for lane in range(8):
                 q = group + 2 * lane
                 if q >= p:
                     break
-                a = ((self.head + q) % p) * NBIN
-                b = ((self.head + q + 1) % p) * NBIN if q + 1 < p else -1
+                ure = self.spec_re + ((self.head + q) % p) * NBIN
+                uim = self.spec_im + ((self.head + q) % p) * NBIN
+                if q + 1 < p:
+                    vre = self.spec_re + ((self.head + q + 1) % p) * NBIN
+                    vim = self.spec_im + ((self.head + q + 1) % p) * NBIN
                 for k in range(NBIN):
                     nk = (NFFT - k) & (NFFT - 1)
-                    war = 0.5 * (zr[8 * k + lane] + zr[8 * nk + lane])
-                    wai = 0.5 * (zi[8 * k + lane] - zi[8 * nk + lane])
-                    self.y_re[k] += self.spec_re[a + k] * war - self.spec_im[a + k] * wai
-                    self.y_im[k] += self.spec_re[a + k] * wai + self.spec_im[a + k] * war
-                    if b >= 0:
-                        wbr = 0.5 * (zi[8 * k + lane] + zi[8 * nk + lane])
-                        wbi = -0.5 * (zr[8 * k + lane] - zr[8 * nk + lane])
-                        self.y_re[k] += self.spec_re[b + k] * wbr - self.spec_im[b + k] * wbi
-                        self.y_im[k] += self.spec_re[b + k] * wbi + self.spec_im[b + k] * wbr
+                    r0 = zr[8 * k + lane]
+                    r1 = zr[8 * nk + lane]
+                    i0 = zi[8 * k + lane]
+                    i1 = zi[8 * nk + lane]
+                    war = 0.5 * (r0 + r1)
+                    wai = 0.5 * (i0 - i1)
+                    acc_re = ure[k] * war - uim[k] * wai
+                    acc_im = ure[k] * wai + uim[k] * war
+                    if q + 1 < p:
+                        wbr = 0.5 * (i0 + i1)
+                        wbi = -0.5 * (r0 - r1)
+                        acc_re += vre[k] * wbr - vim[k] * wbi
+                        acc_im += vre[k] * wbi + vim[k] * wbr
+                    yre[k] += acc_re
+                    yim[k] += acc_im
             group += 16
         for k in range(NBIN):
             self.zr[k] = self.y_re[k]
