@@ -12,6 +12,7 @@ state changes.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -155,6 +156,67 @@ def offline(tree: TopicTree) -> StatusMessage:
 
 
 # ---- facts -------------------------------------------------------------------------------------
+#
+# One table says which fields of a fact make a payload; `_fields` turns them into JSON values the
+# same way for every topic (floats to the millisecond, enums to their value). A new topic for a
+# new fact is one row here (plus its topic function in TopicTree), not another copy of a builder.
+
+_QUEUE_STATS_FIELDS = (
+    "queue",
+    "t",
+    "waiting",
+    "oldest_since",
+    "agents",
+    "offered",
+    "answered",
+    "abandoned",
+    "answered_within_sl",
+    "sl_threshold_s",
+)
+_AGENT_STATE_FIELDS = (
+    "agent",
+    "name",
+    "state",
+    "since",
+    "station",
+    "call_id",
+    "queue",
+    "caller_number",
+    "reason",
+)
+_PORT_STATUS_FIELDS = ("channel", "kind", "name", "state", "since", "call_id")
+_WAIT_FIELDS = ("call_id", "queue", "position", "origposition", "waittime")
+
+# fact type -> (event kind, the fact's fields in the payload after `t`)
+_EVENTS: dict[type, tuple[str, tuple[str, ...]]] = {
+    f.CallOffered: (
+        "offered",
+        ("call_id", "channel", "trunk_group", "caller_number", "caller_name"),
+    ),
+    f.AgentConnected: ("answered", ("call_id", "queue", "agent", "holdtime", "ringtime")),
+    f.CallCompleted: ("completed", ("call_id", "queue", "agent", "side", "holdtime", "calltime")),
+    f.CallAbandoned: ("abandoned", _WAIT_FIELDS),
+    f.CallTimedOut: ("timeout", _WAIT_FIELDS),
+}
+
+
+_MOMENTS = frozenset({"t", "since", "oldest_since"})  # epoch seconds, always floats
+
+
+def _json_value(name: str, value: Any) -> Any:
+    if name in _MOMENTS:
+        return _t(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _fields(fact: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: _json_value(name, getattr(fact, name)) for name in names}
 
 
 def queue_stats(
@@ -163,16 +225,7 @@ def queue_stats(
     sl = s.service_level
     payload = {
         "schema": SCHEMA,
-        "queue": s.queue,
-        "t": _t(s.t),
-        "waiting": s.waiting,
-        "oldest_since": _t(s.oldest_since),
-        "agents": dict(s.agents),
-        "offered": s.offered,
-        "answered": s.answered,
-        "abandoned": s.abandoned,
-        "answered_within_sl": s.answered_within_sl,
-        "sl_threshold_s": s.sl_threshold_s,
+        **_fields(s, _QUEUE_STATS_FIELDS),
         "service_level": None if sl is None else round(sl, 4),
     }
     return StatusMessage(
@@ -181,31 +234,12 @@ def queue_stats(
 
 
 def agent_state(tree: TopicTree, a: f.AgentStateChanged) -> StatusMessage:
-    payload = {
-        "schema": SCHEMA,
-        "agent": a.agent,
-        "name": a.name,
-        "state": str(a.state),
-        "since": _t(a.since),
-        "station": a.station,
-        "call_id": a.call_id,
-        "queue": a.queue,
-        "caller_number": a.caller_number,
-        "reason": a.reason,
-    }
+    payload = {"schema": SCHEMA, **_fields(a, _AGENT_STATE_FIELDS)}
     return StatusMessage(tree.agent_state(a.agent), payload, retain=True, qos=QOS_STATE)
 
 
 def port_status(tree: TopicTree, p: f.PortStatus) -> StatusMessage:
-    payload = {
-        "schema": SCHEMA,
-        "channel": p.channel,
-        "kind": p.kind,
-        "name": p.name,
-        "state": str(p.state),
-        "since": _t(p.since),
-        "call_id": p.call_id,
-    }
+    payload = {"schema": SCHEMA, **_fields(p, _PORT_STATUS_FIELDS)}
     return StatusMessage(tree.port_status(p.channel), payload, retain=True, qos=QOS_STATE)
 
 
@@ -230,73 +264,11 @@ def messages_for(
             return [agent_state(tree, fact)]
         case f.PortStatus():
             return [port_status(tree, fact)]
-        case f.CallOffered():
-            return [
-                _event(
-                    tree,
-                    "offered",
-                    fact.t,
-                    call_id=fact.call_id,
-                    channel=fact.channel,
-                    trunk_group=fact.trunk_group,
-                    caller_number=fact.caller_number,
-                    caller_name=fact.caller_name,
-                )
-            ]
-        case f.AgentConnected():
-            return [
-                _event(
-                    tree,
-                    "answered",
-                    fact.t,
-                    call_id=fact.call_id,
-                    queue=fact.queue,
-                    agent=fact.agent,
-                    holdtime=round(fact.holdtime, 3),
-                    ringtime=round(fact.ringtime, 3),
-                )
-            ]
-        case f.CallCompleted():
-            return [
-                _event(
-                    tree,
-                    "completed",
-                    fact.t,
-                    call_id=fact.call_id,
-                    queue=fact.queue,
-                    agent=fact.agent,
-                    side=str(fact.side),
-                    holdtime=round(fact.holdtime, 3),
-                    calltime=round(fact.calltime, 3),
-                )
-            ]
-        case f.CallAbandoned():
-            return [
-                _event(
-                    tree,
-                    "abandoned",
-                    fact.t,
-                    call_id=fact.call_id,
-                    queue=fact.queue,
-                    position=fact.position,
-                    origposition=fact.origposition,
-                    waittime=round(fact.waittime, 3),
-                )
-            ]
-        case f.CallTimedOut():
-            return [
-                _event(
-                    tree,
-                    "timeout",
-                    fact.t,
-                    call_id=fact.call_id,
-                    queue=fact.queue,
-                    position=fact.position,
-                    origposition=fact.origposition,
-                    waittime=round(fact.waittime, 3),
-                )
-            ]
-    return []
+    shape = _EVENTS.get(type(fact))
+    if shape is None:
+        return []
+    kind, names = shape
+    return [_event(tree, kind, **_fields(fact, ("t", *names)))]
 
 
 # ---- commands (cmd/<verb>, MQTT5 request/response) ---------------------------------------------
