@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from board.sim.line import CoLine
     from board.sim.people import Party
     from board.sim.phone import Phone
+    from board.sim.pri import SpanLine
     from board.sim.traffic import TrafficGenerator
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,10 @@ class Network:
         echo: EchoConfig | None,
         voices: VoiceLibrary,
         window: int = 5,
+        bchans: int = 0,
     ) -> None:
         self.trunks, self.stations, self.block = trunks, stations, block
-        self.rows = trunks + stations
+        self.rows = trunks + stations + bchans  # PRI B-channels (pri.py) after the stations
         self.start, self.seed = start, seed
         self.dt = block / RATE
         self.tick = 0
@@ -165,6 +167,7 @@ class Network:
         self.listener.not_for[self.rows :] = np.arange(trunks)
         self.lines: list[CoLine] = []
         self.phones: list[Phone] = []
+        self.span_lines: dict[int, SpanLine] = {}  # row -> B-channel (pri.py)
         self.parties: dict[str, Party] = {}
         # parties whose script waits on a condition, in the listener's groups (by row)
         self._scripted: list[dict[str, Party]] = [{} for _ in range(window)]
@@ -268,6 +271,8 @@ class Network:
     def occupant(self, row: int) -> Party | None:
         if row < self.trunks:
             return self.lines[row].caller
+        if row in self.span_lines:
+            return self.span_lines[row].caller
         return self.phones[row - self.trunks].occupant
 
     def source_name(self, source: int) -> str | None:
