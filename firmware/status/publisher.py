@@ -5,9 +5,12 @@
 - connects with MQTT v5 and a last will (`status` = offline, retained, QoS 1), publishes the
   birth message (`status` = online) on every connect, then every retained topic's latest
   message, so a broker that restarted empty is whole again within a moment;
-- `publish()` never blocks and never fails: retained topics are coalesced to their latest
-  message, events wait in a bounded buffer while the broker is away (the oldest are dropped and
-  counted when it overflows);
+- `publish()` never blocks and never fails. While connected every message is sent, in the
+  order published: a retained topic's every change reaches live subscribers (a wallboard sees
+  an agent go ringing → whisper → on_call even when calld made those changes in one batch).
+  While the broker is away retained topics keep only their latest message and events wait in a
+  bounded buffer (the oldest are dropped and counted when it overflows); the same bound caps
+  the changes waiting while connected, beyond it a topic's changes are coalesced;
 - messages with an expiry (queue stats) are republished at half their expiry interval, so they
   vanish from the broker only when the box stops updating them;
 - reconnects forever with exponential backoff, logging once when the broker is lost and once
@@ -153,6 +156,7 @@ class StatusPublisher:
         self._sent_at: dict[str, float] = {}  # retained topic -> monotonic time of last publish
         self._pending: OrderedDict[str, StatusMessage] = OrderedDict()
         self._pending_events = 0
+        self._pending_changes = 0  # retained messages queued one by one while connected
         self._event_seq = 0
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
@@ -175,10 +179,17 @@ class StatusPublisher:
         self.publish(birth)
 
     def publish(self, msg: StatusMessage) -> None:
-        """Queue one message; retained topics keep only their latest message."""
+        """Queue one message. Connected: every message in order. Away: retained topics keep
+        only their latest message (a reconnect sends every retained topic anyway)."""
         if msg.retain:
             self._retained[msg.topic] = msg
-            self._pending[msg.topic] = msg
+            if self.connected and self._pending_changes < self._max_pending_events:
+                self._event_seq += 1
+                self._pending[f"\0change{self._event_seq}"] = msg
+                self._pending_changes += 1
+            else:
+                self._pending.pop(msg.topic, None)  # the latest goes after every older change
+                self._pending[msg.topic] = msg
         else:
             self._event_seq += 1
             self._pending[f"\0event{self._event_seq}"] = msg
@@ -248,6 +259,7 @@ class StatusPublisher:
             if not msg.retain:
                 resend[key] = msg
         self._pending = resend
+        self._pending_changes = 0
         # Retain As Published flags a retained command (refused: it would run again on every
         # reconnect); Retain Handling 2 keeps stale retained commands from being delivered.
         await client.subscribe(
@@ -277,7 +289,9 @@ class StatusPublisher:
                 self.counters.published += 1
                 if self._pending.get(key) is msg:  # not replaced by a newer one meanwhile
                     del self._pending[key]
-                    if not msg.retain:
+                    if key.startswith("\0change"):
+                        self._pending_changes -= 1
+                    elif not msg.retain:
                         self._pending_events -= 1
                 if msg.retain:
                     self._sent_at[msg.topic] = time.monotonic()

@@ -112,6 +112,62 @@ def test_events_reach_a_live_subscriber_in_order(mosquitto: Any) -> None:
         probe.close()
 
 
+def test_every_agent_state_change_of_one_batch_reaches_a_live_subscriber_in_order(
+    mosquitto: Any,
+) -> None:
+    """A wallboard needs each transition: calld hands a whole batch of facts to the publisher
+    before its send loop runs, and a retained topic must not be coalesced while connected."""
+    tree = TopicTree("t-changes", "box1")
+    probe = MqttProbe(mosquitto.host, mosquitto.port, f"{tree.base}/agent/#").wait_connected()
+    sequence = [
+        f.AgentState.RINGING,
+        f.AgentState.WHISPER,
+        f.AgentState.ON_CALL,
+        f.AgentState.WRAP_UP,
+        f.AgentState.UNAVAILABLE,
+        f.AgentState.AVAILABLE,
+    ]
+
+    async def body(pub: StatusPublisher) -> None:
+        batch: list[topics.StatusMessage] = []
+        for i, state in enumerate(sequence):  # one batch: no await between the publishes
+            fact = f.AgentStateChanged(2000.0 + i, "1001", "Ann", state, since=2000.0 + i)
+            batch += topics.messages_for(tree, fact)
+        pub.publish_all(batch)
+        await settle(pub)
+
+    try:
+        run_with_publisher(mosquitto, tree, body)
+        probe.wait_for(lambda m: m.json()["state"] == "available", 5, "the last state")
+        assert [m.json()["state"] for m in probe.seen(tree.agent_state("1001"))] == [
+            str(s) for s in sequence
+        ]
+    finally:
+        probe.close()
+
+
+def test_retained_changes_beyond_the_bound_coalesce_to_the_latest(mosquitto: Any) -> None:
+    """More changes waiting than the bound: the rest coalesce, and the latest still wins."""
+    tree = TopicTree("t-bound", "box1")
+    probe = MqttProbe(mosquitto.host, mosquitto.port, f"{tree.base}/agent/#").wait_connected()
+    states = [f.AgentState.AVAILABLE, f.AgentState.PAUSED] * 5 + [f.AgentState.RINGING]
+
+    async def body(pub: StatusPublisher) -> None:
+        for i, state in enumerate(states):
+            fact = f.AgentStateChanged(2000.0 + i, "1001", "Ann", state, since=2000.0 + i)
+            pub.publish_all(topics.messages_for(tree, fact))
+        await settle(pub)
+
+    try:
+        run_with_publisher(mosquitto, tree, body, max_pending_events=4)
+        probe.wait_for(lambda m: m.json()["state"] == "ringing", 5, "the latest state")
+        seen = [m.json()["state"] for m in probe.seen(tree.agent_state("1001"))]
+        # 4 changes one by one, the other 7 as one message: the latest
+        assert seen == ["available", "paused", "available", "paused", "ringing"], seen
+    finally:
+        probe.close()
+
+
 def test_clean_stop_publishes_offline(mosquitto: Any) -> None:
     tree = TopicTree("t-clean", "box1")
 
