@@ -4,14 +4,18 @@
 All state lives in `EchoCanceller`, in buffers allocated once when it is created. `process()`
 takes a block of any length and runs a `noexcept nogil` loop: per sample one float32 dot product
 (over the foreground's echo span only) gives the output; every 64-sample frame, while the far end
-talks, the background filter's output is computed by overlap-save (one batched FFT of its taps,
-eight 128-point transforms per call, two partitions per transform), its error spectrum drives
-one batched inverse FFT of proportionate, per-bin normalised gradients, and one vectorised pass
-updates the taps. The constants come from the twin module, so both implementations use the same
-numbers.
+talks, the background filter's output is computed by overlap-save and its error spectrum drives
+proportionate, per-bin normalised gradients. The background filter and the far-end spectra are
+kept in a "lane layout" (see the C block) so that one vector operation works on eight 128-point
+transforms, each carrying two partitions: per frame one eight-lane forward FFT of the taps and
+one eight-lane inverse FFT of the gradients per 16 partitions (pruned: half the input of the one
+and half the output of the other are not needed), three real 128-point FFTs (far end, output,
+error; each a 64-point complex FFT), and contiguous vector loops in between; nothing is
+bit-reversed in place, the bins are read and written through the bit-reversal table. The
+constants come from the twin module, so both implementations use the same numbers.
 """
 
-from libc.math cimport fabs, lrint, sqrt, log10, cos, sin
+from libc.math cimport lrint, sqrt, log10
 from libc.stdint cimport int16_t, uint32_t
 from libc.string cimport memcpy, memset
 
@@ -26,88 +30,436 @@ cdef extern from *:
     #else
     #define EC_CLONES
     #endif
-    typedef float ec_v8 __attribute__((vector_size(32), aligned(4)));
+    #include <math.h>
+    #include <string.h>
 
-    /* Eight 128-point complex FFTs at once in float32, one per lane (the background's
-       gradients: two partitions per transform, eight transforms per call). Same radix-2
-       butterflies as fft128() in the .pyx; sign -1 forward, +1 inverse, unscaled. */
-    typedef float ec_v8fu __attribute__((vector_size(32), aligned(4)));
-    EC_CLONES static void ec_fft128_x8(float *re_, float *im_, const double *tw_cos,
-                                       const double *tw_sin, const int *bitrev, float sign)
+    /* Eight lanes of float32 (one AVX register); unaligned loads and stores. */
+    typedef float ec_v8 __attribute__((vector_size(32), aligned(4)));
+    typedef unsigned int ec_v8u __attribute__((vector_size(32), aligned(4)));
+    typedef int ec_v8i __attribute__((vector_size(32)));
+    typedef float ec_v8f __attribute__((vector_size(32)));
+
+    /* The background filter lives in "lane layout": partitions are taken 16 at a time (a
+       group); in group g, lane l holds partition 16g + 2l in plane a and 16g + 2l + 1 in plane
+       b, tap (or bin) i at row i. One 128-point complex FFT per lane then transforms two
+       partitions at once (plane a as the real part, plane b as the imaginary part), eight lanes
+       per vector operation.
+       Taps:    wl[g][plane][64 rows][8 lanes]      (EC_WGROUP floats per group)
+       Spectra: xl[g][4][65 rows][8 lanes]          (a.re, a.im, b.re, b.im; EC_XGROUP floats) */
+    #define EC_WGROUP (2 * 64 * 8)
+    #define EC_XGROUP (4 * 65 * 8)
+
+    static float ec_tw_re[64], ec_tw_im[64];  /* e^{-2 pi i k / 128} */
+    static double ec_tw64_re[32], ec_tw64_im[32];  /* e^{-2 pi i k / 64} */
+    static double ec_rot_re[65], ec_rot_im[65];  /* e^{-2 pi i k / 128}, double */
+    static int ec_rev128[128], ec_rev64[64];
+
+    static void ec_tables(void)
     {
-        ec_v8fu *re = (ec_v8fu *)re_, *im = (ec_v8fu *)im_, t, tr, ti;
-        int i, j, k, m, size, half, step;
-        float wr, wi;
-        for (i = 0; i < 128; i++) {
-            j = bitrev[i];
-            if (j > i) {
-                t = re[i]; re[i] = re[j]; re[j] = t;
-                t = im[i]; im[i] = im[j]; im[j] = t;
-            }
+        int k, b, r;
+        for (k = 0; k < 64; k++) {
+            ec_tw_re[k] = (float)cos(2.0 * M_PI * k / 128.0);
+            ec_tw_im[k] = (float)-sin(2.0 * M_PI * k / 128.0);
         }
-        for (size = 2; size <= 128; size <<= 1) {
-            half = size >> 1;
-            step = 128 / size;
-            for (i = 0; i < 128; i += size) {
-                for (k = 0; k < half; k++) {
-                    wr = (float)tw_cos[k * step];
-                    wi = sign * (float)tw_sin[k * step];
-                    m = i + k + half;
-                    tr = re[m] * wr - im[m] * wi;
-                    ti = re[m] * wi + im[m] * wr;
-                    re[m] = re[i + k] - tr;
-                    im[m] = im[i + k] - ti;
-                    re[i + k] += tr;
-                    im[i + k] += ti;
+        for (k = 0; k < 32; k++) {
+            ec_tw64_re[k] = cos(2.0 * M_PI * k / 64.0);
+            ec_tw64_im[k] = -sin(2.0 * M_PI * k / 64.0);
+        }
+        for (k = 0; k <= 64; k++) {
+            ec_rot_re[k] = cos(2.0 * M_PI * k / 128.0);
+            ec_rot_im[k] = -sin(2.0 * M_PI * k / 128.0);
+        }
+        for (k = 0; k < 128; k++) {
+            for (r = 0, b = 0; b < 7; b++)
+                if (k & (1 << b)) r |= 1 << (6 - b);
+            ec_rev128[k] = r;
+        }
+        for (k = 0; k < 64; k++) {
+            for (r = 0, b = 0; b < 6; b++)
+                if (k & (1 << b)) r |= 1 << (5 - b);
+            ec_rev64[k] = r;
+        }
+    }
+
+    /* Forward 128-point FFTs of eight lanes whose rows 64..127 are zero (rows 0..63 given):
+       decimation in frequency, natural order in, bit-reversed order out (row ec_rev128[k]
+       holds bin k), unscaled. */
+    EC_CLONES static void ec_fft_x8_fwd(ec_v8 *re, ec_v8 *im)
+    {
+        int s, h, i, k, step;
+        ec_v8 ar, ai, br, bi, dr, di;
+        float wr, wi;
+        /* first stage: b = 0, so top = a, bottom = a * w^k */
+        for (k = 0; k < 64; k++) {
+            wr = ec_tw_re[k];
+            wi = ec_tw_im[k];
+            ar = re[k];
+            ai = im[k];
+            re[k + 64] = ar * wr - ai * wi;
+            im[k + 64] = ar * wi + ai * wr;
+        }
+        for (s = 64; s >= 2; s >>= 1) {
+            h = s >> 1;
+            step = 128 / s;
+            for (k = 0; k < h; k++) {
+                wr = ec_tw_re[k * step];
+                wi = ec_tw_im[k * step];
+                for (i = k; i < 128; i += s) {
+                    ar = re[i]; ai = im[i];
+                    br = re[i + h]; bi = im[i + h];
+                    re[i] = ar + br;
+                    im[i] = ai + bi;
+                    dr = ar - br;
+                    di = ai - bi;
+                    re[i + h] = dr * wr - di * wi;
+                    im[i + h] = dr * wi + di * wr;
                 }
             }
         }
     }
 
-    /* Sum of |w| and each 64-tap partition's largest |w| (IPNLMS gains are computed from
-       these). |w| is taken by clearing the sign bit; for non-negative floats the bit patterns
-       order like the values, so the maxima are integer maxima. */
-    typedef unsigned int ec_v8u __attribute__((vector_size(32), aligned(4)));
-    typedef int ec_v8i __attribute__((vector_size(32)));
-    typedef float ec_v8f __attribute__((vector_size(32)));
-    EC_CLONES static double ec_abs_stats(const float *w, int t, float *part_max)
+    /* Inverse 128-point FFTs of eight lanes: bit-reversed order in (bin k in row
+       ec_rev128[k]), decimation in time, natural order out; only rows 0..63 of the result are
+       computed (the overlap-save gradient keeps those), unscaled. */
+    EC_CLONES static void ec_fft_x8_inv_top(ec_v8 *re, ec_v8 *im)
+    {
+        int s, h, i, k, step;
+        ec_v8 ar, ai, tr, ti;
+        float wr, wi;
+        for (s = 2; s <= 64; s <<= 1) {
+            h = s >> 1;
+            step = 128 / s;
+            for (k = 0; k < h; k++) {
+                wr = ec_tw_re[k * step];
+                wi = -ec_tw_im[k * step];
+                for (i = k; i < 128; i += s) {
+                    tr = re[i + h] * wr - im[i + h] * wi;
+                    ti = re[i + h] * wi + im[i + h] * wr;
+                    ar = re[i]; ai = im[i];
+                    re[i + h] = ar - tr;
+                    im[i + h] = ai - ti;
+                    re[i] = ar + tr;
+                    im[i] = ai + ti;
+                }
+            }
+        }
+        for (k = 0; k < 64; k++) {
+            wr = ec_tw_re[k];
+            wi = -ec_tw_im[k];
+            re[k] = re[k] + (re[k + 64] * wr - im[k + 64] * wi);
+            im[k] = im[k] + (re[k + 64] * wi + im[k + 64] * wr);
+        }
+    }
+
+    /* 64-point complex FFT in double, natural order in, bit-reversed out (dir -1), or
+       bit-reversed in, natural out (dir +1, conjugate twiddles); unscaled. */
+    static void ec_fft64(double *re, double *im, int dir)
+    {
+        int s, h, i, k, step;
+        double ar, ai, br, bi, dr, di, tr, ti, wr, wi;
+        if (dir < 0) {
+            for (s = 64; s >= 2; s >>= 1) {
+                h = s >> 1;
+                step = 64 / s;
+                for (k = 0; k < h; k++) {
+                    wr = ec_tw64_re[k * step];
+                    wi = ec_tw64_im[k * step];
+                    for (i = k; i < 64; i += s) {
+                        ar = re[i]; ai = im[i];
+                        br = re[i + h]; bi = im[i + h];
+                        re[i] = ar + br;
+                        im[i] = ai + bi;
+                        dr = ar - br;
+                        di = ai - bi;
+                        re[i + h] = dr * wr - di * wi;
+                        im[i + h] = dr * wi + di * wr;
+                    }
+                }
+            }
+        } else {
+            for (s = 2; s <= 64; s <<= 1) {
+                h = s >> 1;
+                step = 64 / s;
+                for (k = 0; k < h; k++) {
+                    wr = ec_tw64_re[k * step];
+                    wi = -ec_tw64_im[k * step];
+                    for (i = k; i < 64; i += s) {
+                        tr = re[i + h] * wr - im[i + h] * wi;
+                        ti = re[i + h] * wi + im[i + h] * wr;
+                        ar = re[i]; ai = im[i];
+                        re[i + h] = ar - tr;
+                        im[i + h] = ai - ti;
+                        re[i] = ar + tr;
+                        im[i] = ai + ti;
+                    }
+                }
+            }
+        }
+    }
+
+    /* Spectrum (bins 0..64) of 128 real samples: one 64-point complex FFT of the even samples
+       (real part) and odd samples (imaginary part), then the split. */
+    static void ec_rfft128(const double *x, double *out_re, double *out_im)
+    {
+        double zr[64], zi[64], ar, ai, br, bi, er, ei, or_, oi;
+        int n, k, a, b;
+        for (n = 0; n < 64; n++) {
+            zr[n] = x[2 * n];
+            zi[n] = x[2 * n + 1];
+        }
+        ec_fft64(zr, zi, -1);
+        for (k = 0; k <= 64; k++) {
+            a = ec_rev64[k & 63];
+            b = ec_rev64[(64 - k) & 63];
+            ar = zr[a]; ai = zi[a];
+            br = zr[b]; bi = -zi[b];  /* conj(Z[64 - k]) */
+            er = 0.5 * (ar + br);
+            ei = 0.5 * (ai + bi);
+            /* O = (Z[k] - conj(Z[64-k])) / 2j */
+            or_ = 0.5 * (ai - bi);
+            oi = -0.5 * (ar - br);
+            out_re[k] = er + ec_rot_re[k] * or_ - ec_rot_im[k] * oi;
+            out_im[k] = ei + ec_rot_re[k] * oi + ec_rot_im[k] * or_;
+        }
+    }
+
+    /* 128 real samples from their spectrum (bins 0..64), scaled by 1/128 (inverse of the
+       above). */
+    static void ec_irfft128(const double *in_re, const double *in_im, double *x)
+    {
+        double zr[64], zi[64], ar, ai, br, bi, er, ei, dr, di, or_, oi;
+        int n, k, a;
+        for (k = 0; k < 64; k++) {
+            ar = in_re[k]; ai = in_im[k];
+            br = in_re[64 - k]; bi = -in_im[64 - k];
+            er = 0.5 * (ar + br);
+            ei = 0.5 * (ai + bi);
+            dr = 0.5 * (ar - br);
+            di = 0.5 * (ai - bi);
+            /* O = D * e^{+2 pi i k / 128} */
+            or_ = dr * ec_rot_re[k] + di * ec_rot_im[k];
+            oi = di * ec_rot_re[k] - dr * ec_rot_im[k];
+            a = ec_rev64[k];
+            zr[a] = er - oi;  /* Z = E + jO */
+            zi[a] = ei + or_;
+        }
+        ec_fft64(zr, zi, 1);
+        for (n = 0; n < 64; n++) {
+            x[2 * n] = zr[n] * (1.0 / 64.0);
+            x[2 * n + 1] = zi[n] * (1.0 / 64.0);
+        }
+    }
+
+    static inline double ec_hsum(ec_v8 v)
+    {
+        return (double)(((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])));
+    }
+
+    /* New far-end spectrum in: every partition's spectrum moves one partition older (a -> b in
+       the same lane, b -> a in the next lane, across groups), the newest enters partition 0,
+       and the one pushed past the tail (partition `parts`) is cleared. */
+    EC_CLONES static void ec_push_spectrum(float *xl, int groups, int parts, const double *nre,
+                                           const double *nim)
+    {
+        int g, k, c, q, lane, plane;
+        float carry;
+        ec_v8 old;
+        for (g = groups - 1; g >= 0; g--) {
+            float *x = xl + g * EC_XGROUP;
+            for (c = 0; c < 2; c++) {  /* re, im */
+                float *pa = x + c * 65 * 8, *pb = x + (2 + c) * 65 * 8;
+                for (k = 0; k < 65; k++) {
+                    if (g > 0)
+                        carry = xl[(g - 1) * EC_XGROUP + (2 + c) * 65 * 8 + k * 8 + 7];
+                    else
+                        carry = (float)(c ? nim[k] : nre[k]);
+                    old = *(ec_v8 *)(pb + 8 * k);
+                    *(ec_v8 *)(pb + 8 * k) = *(ec_v8 *)(pa + 8 * k);
+                    pa[8 * k] = carry;
+                    memcpy(pa + 8 * k + 1, &old, 7 * sizeof(float));
+                }
+            }
+        }
+        q = parts;
+        if (q < groups * 16) {
+            g = q / 16;
+            lane = (q % 16) / 2;
+            plane = (q & 1) ? 2 : 0;
+            for (c = 0; c < 2; c++)
+                for (k = 0; k < 65; k++)
+                    xl[g * EC_XGROUP + (plane + c) * 65 * 8 + k * 8 + lane] = 0.0f;
+        }
+    }
+
+    /* The background filter's output spectrum Y (bins 0..64) = sum over partitions of
+       X_q * W_q; W from the taps by one eight-lane FFT per group (zr, zi: 128 * 8 scratch). */
+    EC_CLONES static void ec_bg_spectrum(const float *wl, const float *xl, int groups,
+                                         float *zr, float *zi, double *y_re, double *y_im)
+    {
+        ec_v8 acc_re[65], acc_im[65];
+        ec_v8 *vr = (ec_v8 *)zr, *vi = (ec_v8 *)zi;
+        ec_v8 r0, r1, i0, i1, war, wai, wbr, wbi;
+        const ec_v8 *xar, *xai, *xbr, *xbi;
+        int g, k, a, b;
+        for (k = 0; k < 65; k++) {
+            acc_re[k] = (ec_v8){0};
+            acc_im[k] = (ec_v8){0};
+        }
+        for (g = 0; g < groups; g++) {
+            memcpy(zr, wl + g * EC_WGROUP, 64 * 8 * sizeof(float));
+            memcpy(zi, wl + g * EC_WGROUP + 64 * 8, 64 * 8 * sizeof(float));
+            ec_fft_x8_fwd(vr, vi);
+            xar = (const ec_v8 *)(xl + g * EC_XGROUP);
+            xai = xar + 65;
+            xbr = xar + 130;
+            xbi = xar + 195;
+            for (k = 0; k <= 64; k++) {
+                a = ec_rev128[k];
+                b = ec_rev128[(128 - k) & 127];
+                r0 = vr[a]; r1 = vr[b];
+                i0 = vi[a]; i1 = vi[b];
+                /* partition a = real part, b = imaginary part of the transform */
+                war = 0.5f * (r0 + r1);
+                wai = 0.5f * (i0 - i1);
+                wbr = 0.5f * (i0 + i1);
+                wbi = 0.5f * (r1 - r0);
+                acc_re[k] += xar[k] * war - xai[k] * wai + xbr[k] * wbr - xbi[k] * wbi;
+                acc_im[k] += xar[k] * wai + xai[k] * war + xbr[k] * wbi + xbi[k] * wbr;
+            }
+        }
+        for (k = 0; k < 65; k++) {
+            y_re[k] = ec_hsum(acc_re[k]);
+            y_im[k] = ec_hsum(acc_im[k]);
+        }
+    }
+
+    /* Per-bin normaliser: sum over partitions of gain_q * |X_q|^2 (part_gain: `parts` values,
+       zero-padded to groups * 16). */
+    EC_CLONES static void ec_bg_norm(const float *xl, int groups, const float *part_gain,
+                                     double *norm)
+    {
+        ec_v8 acc[65], ga, gb;
+        const ec_v8 *xar, *xai, *xbr, *xbi;
+        int g, k, l;
+        for (k = 0; k < 65; k++)
+            acc[k] = (ec_v8){0};
+        for (g = 0; g < groups; g++) {
+            for (l = 0; l < 8; l++) {
+                ga[l] = part_gain[16 * g + 2 * l];
+                gb[l] = part_gain[16 * g + 2 * l + 1];
+            }
+            xar = (const ec_v8 *)(xl + g * EC_XGROUP);
+            xai = xar + 65;
+            xbr = xar + 130;
+            xbi = xar + 195;
+            for (k = 0; k < 65; k++)
+                acc[k] += ga * (xar[k] * xar[k] + xai[k] * xai[k])
+                          + gb * (xbr[k] * xbr[k] + xbi[k] * xbi[k]);
+        }
+        for (k = 0; k < 65; k++)
+            norm[k] = ec_hsum(acc[k]);
+    }
+
+    /* Gradient of every partition (G * conj(X_q), overlap-save constrained: first 64 taps of
+       its inverse FFT, two partitions per transform) and the proportionate update
+       w += min(cap, base + |w| * scale) * grad / 128. g_re/g_im: the normalised error
+       spectrum, bins 0..64. */
+    EC_CLONES static void ec_bg_update(float *wl, const float *xl, int groups,
+                                       const double *g_re, const double *g_im, float *zr,
+                                       float *zi, float base, float scale, float cap)
+    {
+        ec_v8 *vr = (ec_v8 *)zr, *vi = (ec_v8 *)zi, *w, gain, ar, ai, br, bi;
+        ec_v8i lt;
+        const ec_v8 *xar, *xai, *xbr, *xbi;
+        float gr, gi;
+        int g, k, i, plane;
+        const float inv = 1.0f / 128.0f;
+        ec_v8 capv = {cap, cap, cap, cap, cap, cap, cap, cap};
+        for (g = 0; g < groups; g++) {
+            xar = (const ec_v8 *)(xl + g * EC_XGROUP);
+            xai = xar + 65;
+            xbr = xar + 130;
+            xbi = xar + 195;
+            for (k = 0; k <= 64; k++) {
+                gr = (float)g_re[k];
+                gi = (float)g_im[k];
+                /* A = G conj(Xa), B = G conj(Xb); Z = A + jB, Z[N-k] = conj(A) + j conj(B) */
+                ar = gr * xar[k] + gi * xai[k];
+                ai = gi * xar[k] - gr * xai[k];
+                br = gr * xbr[k] + gi * xbi[k];
+                bi = gi * xbr[k] - gr * xbi[k];
+                vr[ec_rev128[k]] = ar - bi;
+                vi[ec_rev128[k]] = ai + br;
+                if (k > 0 && k < 64) {
+                    vr[ec_rev128[128 - k]] = ar + bi;
+                    vi[ec_rev128[128 - k]] = br - ai;
+                }
+            }
+            ec_fft_x8_inv_top(vr, vi);
+            for (plane = 0; plane < 2; plane++) {
+                w = (ec_v8 *)(wl + g * EC_WGROUP + plane * 64 * 8);
+                for (i = 0; i < 64; i++) {
+                    ec_v8 wv = w[i];
+                    ec_v8u mag = (ec_v8u)wv & 0x7fffffffu;
+                    gain = base + (ec_v8)mag * scale;
+                    lt = (ec_v8i)(gain < capv);
+                    gain = (ec_v8)((lt & (ec_v8i)gain) | (~lt & (ec_v8i)capv));
+                    w[i] = wv + gain * ((plane ? vi[i] : vr[i]) * inv);
+                }
+            }
+        }
+    }
+
+    /* Sum of |w| over the background taps, and each partition's largest |w| (part_max,
+       groups * 16 values). |w| is taken by clearing the sign bit; for non-negative floats the
+       bit patterns order like the values, so the maxima are integer maxima. */
+    EC_CLONES static double ec_bg_abs_stats(const float *wl, int groups, float *part_max)
     {
         ec_v8f sum = {0};
         ec_v8u u, mx;
         ec_v8i gt;
         union { unsigned int u; float f; } cvt;
-        unsigned int m;
         double total = 0.0;
-        int q, v, j;
-        for (q = 0; q < t / 64; q++) {
-            mx = (ec_v8u){0};
-            for (v = 0; v < 8; v++) {
-                u = *(const ec_v8u *)(w + q * 64 + v * 8) & 0x7fffffffu;
-                gt = (ec_v8i)(u > mx);
-                mx = (u & (ec_v8u)gt) | (mx & ~(ec_v8u)gt);
-                sum += (ec_v8f)u;
+        int g, plane, i, l;
+        for (g = 0; g < groups; g++) {
+            for (plane = 0; plane < 2; plane++) {
+                const float *w = wl + g * EC_WGROUP + plane * 64 * 8;
+                mx = (ec_v8u){0};
+                for (i = 0; i < 64; i++) {
+                    u = *(const ec_v8u *)(w + 8 * i) & 0x7fffffffu;
+                    gt = (ec_v8i)(u > mx);
+                    mx = (u & (ec_v8u)gt) | (mx & ~(ec_v8u)gt);
+                    sum += (ec_v8f)u;
+                }
+                for (l = 0; l < 8; l++) {
+                    cvt.u = mx[l];
+                    part_max[16 * g + 2 * l + plane] = cvt.f;
+                }
             }
-            m = 0;
-            for (j = 0; j < 8; j++)
-                m = mx[j] > m ? mx[j] : m;
-            cvt.u = m;
-            part_max[q] = cvt.f;
         }
-        for (j = 0; j < 8; j++)
-            total += sum[j];
+        for (l = 0; l < 8; l++)
+            total += sum[l];
         return total;
     }
 
-    /* Background update: w[k] += min(cap, base + |w[k]| * scale) * grad[k] (IPNLMS gain). */
-    EC_CLONES static void ec_update(float *w, const float *grad, int t, float base, float scale,
-                                    float cap)
+    /* Lane layout <-> natural tap order (copies between the two filters). */
+    static void ec_lanes_to_taps(const float *wl, int parts, float *w)
     {
-        int k;
-        float g;
-        for (k = 0; k < t; k++) {
-            g = base + __builtin_fabsf(w[k]) * scale;
-            g = g < cap ? g : cap;
-            w[k] += g * grad[k];
+        int q, i;
+        for (q = 0; q < parts; q++) {
+            const float *src = wl + (q / 16) * EC_WGROUP + (q & 1) * 64 * 8 + (q % 16) / 2;
+            for (i = 0; i < 64; i++)
+                w[q * 64 + i] = src[8 * i];
+        }
+    }
+
+    static void ec_taps_to_lanes(const float *w, int parts, float *wl)
+    {
+        int q, i;
+        for (q = 0; q < parts; q++) {
+            float *dst = wl + (q / 16) * EC_WGROUP + (q & 1) * 64 * 8 + (q % 16) / 2;
+            for (i = 0; i < 64; i++)
+                dst[8 * i] = w[q * 64 + i];
         }
     }
 
@@ -126,19 +478,45 @@ cdef extern from *:
         s = (a0 + a1) + (a2 + a3);
         return (double)(((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])));
     }
+
+    /* |w| maxima per 64-tap partition of the foreground (natural order, for its trim). */
+    static void ec_part_max(const float *w, int parts, float *part_max)
+    {
+        int q, i;
+        float m, a;
+        for (q = 0; q < parts; q++) {
+            m = 0.0f;
+            for (i = 0; i < 64; i++) {
+                a = fabsf(w[q * 64 + i]);
+                m = a > m ? a : m;
+            }
+            part_max[q] = m;
+        }
+    }
     """
-    void ec_fft128_x8(float *re, float *im, const double *tw_cos, const double *tw_sin,
-                      const int *bitrev, float sign) noexcept nogil
-    double ec_abs_stats(const float *w, int t, float *part_max) noexcept nogil
+    void ec_tables() noexcept nogil
+    void ec_rfft128(const double *x, double *out_re, double *out_im) noexcept nogil
+    void ec_irfft128(const double *in_re, const double *in_im, double *x) noexcept nogil
+    void ec_push_spectrum(float *xl, int groups, int parts, const double *nre,
+                          const double *nim) noexcept nogil
+    void ec_bg_spectrum(const float *wl, const float *xl, int groups, float *zr, float *zi,
+                        double *y_re, double *y_im) noexcept nogil
+    void ec_bg_norm(const float *xl, int groups, const float *part_gain,
+                    double *norm) noexcept nogil
+    void ec_bg_update(float *wl, const float *xl, int groups, const double *g_re,
+                      const double *g_im, float *zr, float *zi, float base, float scale,
+                      float cap) noexcept nogil
+    double ec_bg_abs_stats(const float *wl, int groups, float *part_max) noexcept nogil
+    void ec_lanes_to_taps(const float *wl, int parts, float *w) noexcept nogil
+    void ec_taps_to_lanes(const float *w, int parts, float *wl) noexcept nogil
     double ec_dot(const float *x, const float *a, int n) noexcept nogil
-    void ec_update(float *w, const float *grad, int t, float base, float scale,
-                   float cap) noexcept nogil
+    void ec_part_max(const float *w, int parts, float *part_max) noexcept nogil
 
 DEF FRAME = 64
 DEF NFFT = 128
 DEF NBIN = 65
-DEF HALF = 64
-DEF LOGN = 7
+DEF WGROUP = 1024  # EC_WGROUP
+DEF XGROUP = 2080  # EC_XGROUP
 DEF MAXPARTS = 64
 DEF TONE_PERIOD = 80
 
@@ -180,50 +558,7 @@ cdef double TONE_SIN[TONE_PERIOD]
 TONE_COS[:] = _ref.TONE_COS
 TONE_SIN[:] = _ref.TONE_SIN
 assert _ref.FRAME == FRAME and _ref.NFFT == NFFT
-
-# FFT tables (radix-2, 128 points)
-cdef double TW_COS[HALF]
-cdef double TW_SIN[HALF]
-cdef int BITREV[NFFT]
-cdef int _k, _b, _r
-for _k in range(HALF):
-    TW_COS[_k] = cos(2.0 * 3.141592653589793 * _k / NFFT)
-    TW_SIN[_k] = sin(2.0 * 3.141592653589793 * _k / NFFT)
-for _k in range(NFFT):
-    _r = 0
-    for _b in range(LOGN):
-        if _k & (1 << _b):
-            _r |= 1 << (LOGN - 1 - _b)
-    BITREV[_k] = _r
-
-
-cdef void fft128(double *re, double *im, double sign) noexcept nogil:
-    """In-place complex FFT, sign -1 forward, +1 inverse (unscaled)."""
-    cdef int i, j, size, half, step, k, m
-    cdef double tr, ti, wr, wi, t
-    for i in range(NFFT):
-        j = BITREV[i]
-        if j > i:
-            t = re[i]; re[i] = re[j]; re[j] = t
-            t = im[i]; im[i] = im[j]; im[j] = t
-    size = 2
-    while size <= NFFT:
-        half = size >> 1
-        step = NFFT // size
-        i = 0
-        while i < NFFT:
-            for k in range(half):
-                wr = TW_COS[k * step]
-                wi = sign * TW_SIN[k * step]
-                m = i + k + half
-                tr = re[m] * wr - im[m] * wi
-                ti = re[m] * wi + im[m] * wr
-                re[m] = re[i + k] - tr
-                im[m] = im[i + k] - ti
-                re[i + k] += tr
-                im[i + k] += ti
-            i += size
-        size <<= 1
+ec_tables()
 
 
 cdef struct ToneWatch:
@@ -272,31 +607,29 @@ cdef class EchoCanceller:
     cdef readonly int parts
     cdef readonly bint nlp, comfort_noise, highpass, tone_disable
     cdef object _keep  # numpy arrays owning the buffers below
-    cdef float *w_fg  # foreground (output) taps
-    cdef float *w_bg  # background (adapting) taps
+    cdef int groups  # partitions in groups of 16 (lane layout)
+    cdef float *w_fg  # foreground (output) taps, natural order
+    cdef float *wl  # background (adapting) taps, lane layout
+    cdef float *xl  # far-end spectra of the last `parts` frames, lane layout
     cdef float *xbuf  # far end, newest first: ring of 2*taps, each sample written twice
     cdef int xpos
     cdef int fg_lo, fg_len  # the foreground filter's span (taps)
-    cdef double *spec_re  # [parts][NBIN], ring, head = newest
-    cdef double *spec_im
-    cdef double *powers
-    cdef int head
     cdef double *far_frames  # parts + 1, ring
     cdef int far_head
-    cdef float *grad  # background gradient, natural tap order
-    cdef double *part_gain
-    cdef float *part_abs
-    cdef double *norm
-    cdef double *g_re
-    cdef double *g_im
-    cdef double zr[NFFT]
-    cdef double zi[NFFT]
-    cdef float br[NFFT * 8]  # eight transforms interleaved: br[8*k + lane]
-    cdef float bi[NFFT * 8]
-    cdef double e_frame[FRAME]
-    cdef double d_frame[FRAME]
+    cdef float *part_gain  # groups * 16 (zero-padded)
+    cdef float *part_abs  # groups * 16
+    cdef float *br  # eight-lane transforms: [128 rows][8 lanes]
+    cdef float *bi
+    cdef double win[NFFT]
+    cdef double x_re[NBIN]
+    cdef double x_im[NBIN]
     cdef double y_re[NBIN]
     cdef double y_im[NBIN]
+    cdef double g_re[NBIN]
+    cdef double g_im[NBIN]
+    cdef double norm[NBIN]
+    cdef double e_frame[FRAME]
+    cdef double d_frame[FRAME]
     cdef double hpf_x, hpf_d
     cdef int fill
     cdef double x_frame_energy, d_energy, ef_energy
@@ -318,6 +651,7 @@ cdef class EchoCanceller:
             raise ValueError(f"taps must be a multiple of {FRAME} from {NFFT} to {FRAME * MAXPARTS}")
         self.taps = taps
         self.parts = taps // FRAME
+        self.groups = (self.parts + 15) // 16
         self.nlp = nlp
         self.comfort_noise = comfort_noise
         self.highpass = highpass
@@ -326,33 +660,25 @@ cdef class EchoCanceller:
         cdef double[::1] f64
         arrays = {
             "w_fg": np.zeros(taps, np.float32),
-            "w_bg": np.zeros(taps, np.float32),
+            "wl": np.zeros(self.groups * WGROUP, np.float32),
+            "xl": np.zeros(self.groups * XGROUP, np.float32),
             "xbuf": np.zeros(2 * taps, np.float32),
-            "spec_re": np.zeros(self.parts * NBIN),
-            "spec_im": np.zeros(self.parts * NBIN),
-            "powers": np.zeros(self.parts * NBIN),
             "far_frames": np.zeros(self.parts + 1),
-            "grad": np.zeros(taps, np.float32),
-            "part_gain": np.zeros(self.parts),
-            "part_abs": np.zeros(self.parts, np.float32),
-            "norm": np.zeros(NBIN),
-            "g_re": np.zeros(NBIN),
-            "g_im": np.zeros(NBIN),
+            "part_gain": np.zeros(self.groups * 16, np.float32),
+            "part_abs": np.zeros(self.groups * 16, np.float32),
+            "br": np.zeros(NFFT * 8, np.float32),
+            "bi": np.zeros(NFFT * 8, np.float32),
         }
         self._keep = arrays
         f32 = arrays["w_fg"]; self.w_fg = &f32[0]
-        f32 = arrays["w_bg"]; self.w_bg = &f32[0]
+        f32 = arrays["wl"]; self.wl = &f32[0]
+        f32 = arrays["xl"]; self.xl = &f32[0]
         f32 = arrays["xbuf"]; self.xbuf = &f32[0]
-        f64 = arrays["spec_re"]; self.spec_re = &f64[0]
-        f64 = arrays["spec_im"]; self.spec_im = &f64[0]
-        f64 = arrays["powers"]; self.powers = &f64[0]
         f64 = arrays["far_frames"]; self.far_frames = &f64[0]
-        f32 = arrays["grad"]; self.grad = &f32[0]
-        f64 = arrays["part_gain"]; self.part_gain = &f64[0]
+        f32 = arrays["part_gain"]; self.part_gain = &f32[0]
         f32 = arrays["part_abs"]; self.part_abs = &f32[0]
-        f64 = arrays["norm"]; self.norm = &f64[0]
-        f64 = arrays["g_re"]; self.g_re = &f64[0]
-        f64 = arrays["g_im"]; self.g_im = &f64[0]
+        f32 = arrays["br"]; self.br = &f32[0]
+        f32 = arrays["bi"]; self.bi = &f32[0]
         self.reset()
 
     def reset(self):
@@ -360,7 +686,6 @@ cdef class EchoCanceller:
             arr[:] = 0
         self.xpos = 0
         self.fg_lo = self.fg_len = 0
-        self.head = 0
         self.far_head = 0
         self.hpf_x = self.hpf_d = 0.0
         self.fill = 0
@@ -521,7 +846,7 @@ cdef class EchoCanceller:
         # keep the first to the last partition holding a tap within FG_FLOOR of the peak
         cdef int q, lo = -1, hi = -1, p = self.parts
         cdef float peak = 0.0
-        ec_abs_stats(self.w_fg, self.taps, self.part_abs)
+        ec_part_max(self.w_fg, p, self.part_abs)
         for q in range(p):
             if self.part_abs[q] > peak:
                 peak = self.part_abs[q]
@@ -538,114 +863,34 @@ cdef class EchoCanceller:
         self.fg_len = (hi - lo) * FRAME
 
     cdef double _background_error(self) noexcept nogil:
-        """The background filter's error over the frame (into e_frame and its spectrum into
-        g_re/g_im), by overlap-save: Y = sum over partitions of U_q * W_q."""
-        cdef int p = self.parts
-        cdef int group, lane, q, i, k, nk, a, b, j
-        cdef float *zr = self.br
-        cdef float *zi = self.bi
-        cdef double war, wai, wbr, wbi, y, e, energy = 0.0, r0, r1, i0, i1, acc_re, acc_im
-        cdef double *yre = self.y_re
-        cdef double *yim = self.y_im
-        cdef double *ure
-        cdef double *uim
-        cdef double *vre = NULL
-        cdef double *vim = NULL
-        cdef float *wq
-        for k in range(NBIN):
-            yre[k] = 0.0
-            yim[k] = 0.0
-        group = 0
-        while group < p:
-            # the taps of partitions q and q + 1 as real and imaginary parts of one transform
-            memset(zr, 0, NFFT * 8 * sizeof(float))
-            memset(zi, 0, NFFT * 8 * sizeof(float))
-            for lane in range(8):
-                q = group + 2 * lane
-                if q < p:
-                    wq = self.w_bg + q * FRAME
-                    for i in range(FRAME):
-                        zr[8 * i + lane] = wq[i]
-                if q + 1 < p:
-                    wq = self.w_bg + (q + 1) * FRAME
-                    for i in range(FRAME):
-                        zi[8 * i + lane] = wq[i]
-            ec_fft128_x8(zr, zi, TW_COS, TW_SIN, BITREV, -1.0)
-            for lane in range(8):
-                q = group + 2 * lane
-                if q >= p:
-                    break
-                ure = self.spec_re + ((self.head + q) % p) * NBIN
-                uim = self.spec_im + ((self.head + q) % p) * NBIN
-                if q + 1 < p:
-                    vre = self.spec_re + ((self.head + q + 1) % p) * NBIN
-                    vim = self.spec_im + ((self.head + q + 1) % p) * NBIN
-                for k in range(NBIN):
-                    nk = (NFFT - k) & (NFFT - 1)
-                    r0 = zr[8 * k + lane]
-                    r1 = zr[8 * nk + lane]
-                    i0 = zi[8 * k + lane]
-                    i1 = zi[8 * nk + lane]
-                    war = 0.5 * (r0 + r1)
-                    wai = 0.5 * (i0 - i1)
-                    acc_re = ure[k] * war - uim[k] * wai
-                    acc_im = ure[k] * wai + uim[k] * war
-                    if q + 1 < p:
-                        wbr = 0.5 * (i0 + i1)
-                        wbi = -0.5 * (r0 - r1)
-                        acc_re += vre[k] * wbr - vim[k] * wbi
-                        acc_im += vre[k] * wbi + vim[k] * wbr
-                    yre[k] += acc_re
-                    yim[k] += acc_im
-            group += 16
-        for k in range(NBIN):
-            self.zr[k] = self.y_re[k]
-            self.zi[k] = self.y_im[k]
-            if 0 < k < HALF:
-                self.zr[NFFT - k] = self.y_re[k]
-                self.zi[NFFT - k] = -self.y_im[k]
-        fft128(self.zr, self.zi, 1.0)
+        """The background filter's error over the frame (into e_frame, its spectrum into
+        g_re/g_im), by overlap-save: Y = sum over partitions of X_q * W_q."""
+        cdef int i
+        cdef double y, e, energy = 0.0
+        ec_bg_spectrum(self.wl, self.xl, self.groups, self.br, self.bi, self.y_re, self.y_im)
+        ec_irfft128(self.y_re, self.y_im, self.win)
         for i in range(FRAME):
-            y = self.zr[FRAME + i] * (1.0 / NFFT)
+            y = self.win[FRAME + i]
             e = self.d_frame[i] - y
             self.e_frame[i] = e
             energy += e * e
         # error spectrum (of [0, e]) for the update
-        for i in range(NFFT):
-            self.zr[i] = 0.0 if i < FRAME else self.e_frame[i - FRAME]
-            self.zi[i] = 0.0
-        fft128(self.zr, self.zi, -1.0)
-        for k in range(NBIN):
-            self.g_re[k] = self.zr[k]
-            self.g_im[k] = self.zi[k]
+        for i in range(FRAME):
+            self.win[i] = 0.0
+            self.win[FRAME + i] = self.e_frame[i]
+        ec_rfft128(self.win, self.g_re, self.g_im)
         return energy
 
     cdef void _frame(self) noexcept nogil:
         cdef int p = self.parts, t = self.taps
-        cdef int i, k, q, base, nk, a, b
-        cdef double far_max, d_e, ef_e, eb_e, pe_frame, mag, total, gbase, scale, ur, ui
-        cdef double ar, ai, br_, bi_, gr, gi, inv, mu, ratio, pg
-        cdef double *nrm
-        cdef double *pw
-        cdef double *ure
-        cdef double *uim
-        cdef double *vre
-        cdef double *vim
-        cdef float *zr
-        cdef float *zi
+        cdef int i, k, q
+        cdef double far_max, d_e, ef_e, eb_e, pe_frame, mag, total, gbase, scale
+        cdef double inv, mu, ratio
         # newest far-end window (last NFFT samples, oldest first)
         for i in range(NFFT):
-            self.zr[i] = self.xbuf[self.xpos + NFFT - 1 - i]
-            self.zi[i] = 0.0
-        fft128(self.zr, self.zi, -1.0)
-        self.head = self.head - 1 if self.head > 0 else p - 1
-        base = self.head * NBIN
-        for k in range(NBIN):
-            ur = self.zr[k]
-            ui = self.zi[k]
-            self.spec_re[base + k] = ur
-            self.spec_im[base + k] = ui
-            self.powers[base + k] = ur * ur + ui * ui
+            self.win[i] = self.xbuf[self.xpos + NFFT - 1 - i]
+        ec_rfft128(self.win, self.x_re, self.x_im)
+        ec_push_spectrum(self.xl, self.groups, p, self.x_re, self.x_im)
         self.far_head = self.far_head - 1 if self.far_head > 0 else p
         self.far_frames[self.far_head] = self.x_frame_energy / FRAME
         far_max = 0.0
@@ -673,7 +918,7 @@ cdef class EchoCanceller:
         if self.ebs < COPY_RATIO * self.efs and self.ebs < self.ds:
             self.better += 1
             if self.better >= COPY_FRAMES:
-                memcpy(self.w_fg, self.w_bg, t * sizeof(float))
+                ec_lanes_to_taps(self.wl, p, self.w_fg)
                 self._trim_foreground()
                 self.efs = self.ebs
                 self.better = 0
@@ -683,7 +928,7 @@ cdef class EchoCanceller:
         if self.ebs > RESET_RATIO * self.efs and self.ebs > self.ds:
             self.worse += 1
             if self.worse >= RESET_FRAMES:
-                memcpy(self.w_bg, self.w_fg, t * sizeof(float))
+                ec_taps_to_lanes(self.w_fg, p, self.wl)
                 self.ebs = self.efs
                 self.worse = 0
         else:
@@ -693,7 +938,7 @@ cdef class EchoCanceller:
         if self.efs > self.ds and self.ebs > self.ds:
             self.changed += 1
             if self.changed >= CHANGE_FRAMES:
-                memset(self.w_bg, 0, t * sizeof(float))
+                memset(self.wl, 0, self.groups * WGROUP * sizeof(float))
                 self.ebs = self.ds
                 self.changed = 0
                 self.restarts += 1
@@ -704,21 +949,13 @@ cdef class EchoCanceller:
                 d_e / ef_e if d_e > ef_e else 1.0)
         # proportionate (IPNLMS) gains, capped: g_k = min(cap, base + |w_k| * scale); each
         # partition's normaliser uses its largest gain
-        total = ec_abs_stats(self.w_bg, t, self.part_abs)
+        total = ec_bg_abs_stats(self.wl, self.groups, self.part_abs)
         scale = (1.0 + PROP_ALPHA) * t / (2.0 * total + 1e-6)
         gbase = (1.0 - PROP_ALPHA) / 2.0
         for q in range(p):
             mag = gbase + self.part_abs[q] * scale
-            self.part_gain[q] = mag if mag < GAIN_CAP else GAIN_CAP
-        nrm = self.norm
-        for k in range(NBIN):
-            nrm[k] = 0.0
-        for q in range(p):
-            # partition q is the spectrum q frames old
-            pw = self.powers + ((self.head + q) % p) * NBIN
-            pg = self.part_gain[q]
-            for k in range(NBIN):
-                nrm[k] += pg * pw[k]
+            self.part_gain[q] = <float>(mag if mag < GAIN_CAP else GAIN_CAP)
+        ec_bg_norm(self.xl, self.groups, self.part_gain, self.norm)
         # variable step: full until the background removes 12 dB, then down to VSS_MIN * MU
         mu = MU
         if self.ds > 0.0:
@@ -729,48 +966,5 @@ cdef class EchoCanceller:
             inv = (mu * NFFT / FRAME) / (self.norm[k] + DELTA_POWER)
             self.g_re[k] *= inv
             self.g_im[k] *= inv
-        # gradients of two partitions per inverse FFT (real part: partition q, imaginary part:
-        # partition q + 1), eight transforms per batched FFT
-        cdef int group, lane
-        group = 0
-        while group < p:
-            for lane in range(8):
-                q = group + 2 * lane
-                # spectra of partitions q and q + 1 (missing ones read as zero)
-                a = ((self.head + q) % p) * NBIN if q < p else -1
-                b = ((self.head + q + 1) % p) * NBIN if q + 1 < p else -1
-                ure = self.spec_re + (a if a >= 0 else 0)
-                uim = self.spec_im + (a if a >= 0 else 0)
-                vre = self.spec_re + (b if b >= 0 else 0)
-                vim = self.spec_im + (b if b >= 0 else 0)
-                zr = self.br
-                zi = self.bi
-                for k in range(NBIN):
-                    gr = self.g_re[k]
-                    gi = self.g_im[k]
-                    ar = ai = br_ = bi_ = 0.0
-                    if a >= 0:
-                        # A = G * conj(U_q)
-                        ar = gr * ure[k] + gi * uim[k]
-                        ai = gi * ure[k] - gr * uim[k]
-                    if b >= 0:
-                        br_ = gr * vre[k] + gi * vim[k]
-                        bi_ = gi * vre[k] - gr * vim[k]
-                    # Z = A + jB (bins 0..64), Z[N-k] = conj(A) + j conj(B)
-                    zr[8 * k + lane] = <float>(ar - bi_)
-                    zi[8 * k + lane] = <float>(ai + br_)
-                    if 0 < k < HALF:
-                        zr[8 * (NFFT - k) + lane] = <float>(ar + bi_)
-                        zi[8 * (NFFT - k) + lane] = <float>(-ai + br_)
-            ec_fft128_x8(self.br, self.bi, TW_COS, TW_SIN, BITREV, 1.0)
-            for lane in range(8):
-                q = group + 2 * lane
-                if q < p:
-                    for i in range(FRAME):
-                        self.grad[q * FRAME + i] = self.br[8 * i + lane] * <float>(1.0 / NFFT)
-                if q + 1 < p:
-                    for i in range(FRAME):
-                        self.grad[(q + 1) * FRAME + i] = self.bi[8 * i + lane] * <float>(
-                            1.0 / NFFT)
-            group += 16
-        ec_update(self.w_bg, self.grad, t, <float>gbase, <float>scale, <float>GAIN_CAP)
+        ec_bg_update(self.wl, self.xl, self.groups, self.g_re, self.g_im, self.br, self.bi,
+                     <float>gbase, <float>scale, <float>GAIN_CAP)
