@@ -461,6 +461,8 @@ class CallControl:
             self._station_offhook(st, now)
         elif isinstance(ev, p.OnHookEvent):
             self._station_onhook(st, now)
+        elif isinstance(ev, p.FlashEvent):
+            self._station_flash(st, now)
         elif isinstance(ev, p.DigitEvent):
             if st.call or st.ringing_call or not st.offhook:
                 return  # digits during a call are the caller's business, not feature codes
@@ -502,6 +504,23 @@ class CallControl:
             self._end_call(call, now)
         elif call.state is CallState.WHISPER:
             self._ring_no_answer(call, now)  # the agent dropped the offer during the whisper
+
+    def _station_flash(self, st: StationLine, now: float) -> None:
+        """A hook flash. A nailed-up agent stays off hook, so the flash is how it ends a call
+        (released like an agent hang-up, wrap-up follows) or turns down a call it is being
+        whispered. On a rung station the agent ends a call by hanging up; a flash there leaves
+        the call up (DESIGN §4 reserves flash + digits for transfer and consult)."""
+        call = self.calls.get(st.call)
+        if call is None:
+            return
+        if not st.nailed:
+            log.info("station %s: hook flash during call %s ignored", st.config.id, call.call_id)
+            return
+        if call.state is CallState.CONNECTED:
+            self._complete(call, HangupSide.AGENT, now)
+            self._end_call(call, now)
+        elif call.state is CallState.WHISPER:
+            self._ring_no_answer(call, now)
 
     def _feature(
         self, st: StationLine, res: FeatureRequest | FeatureFailure | None, now: float

@@ -307,6 +307,52 @@ def test_nailed_agent_hears_beep_and_whisper_without_ringing(bench: Bench) -> No
     assert bench.cc.acd.agents["1003"].state is f.AgentState.WRAP_UP
 
 
+def test_nailed_agent_ends_the_call_with_a_hook_flash_and_stays_off_hook(bench: Bench) -> None:
+    bench.login(ST103, "1003", hangup=False)
+    call_id = to_queue(bench)
+    bench.finish(ST103)  # beep and whisper done: connected
+    bench.advance(30)
+    bench.event(p.FlashEvent, channel=ST103)
+    done = bench.of(f.CallCompleted)[0]
+    assert (done.call_id, done.side, done.agent) == (call_id, f.HangupSide.AGENT, "1003")
+    assert 29.9 < done.calltime < 30.1
+    assert not bench.cmds(p.Hook, TRUNK)[-1].offhook  # the trunk is released
+    assert bench.cmds(p.Disconnect, TRUNK)
+    assert bench.of(f.CallEnded)[0].uniqueid == call_id
+    seat = bench.cc.acd.agents["1003"]
+    assert seat.state is f.AgentState.WRAP_UP and bench.cc.stations[ST103].offhook
+    bench.advance(5.1)  # the queue's wrap-up: available again, still off hook (nailed)
+    assert seat.state is f.AgentState.AVAILABLE
+    states = [a.state for a in bench.of(f.AgentStateChanged) if a.agent == "1003"]
+    assert states[-3:] == [f.AgentState.ON_CALL, f.AgentState.WRAP_UP, f.AgentState.AVAILABLE]
+    # the next caller is offered to the same off-hook station: beep and whisper again
+    to_queue(bench, channel=2)
+    assert files(bench.cmds(p.Play, ST103)[-1]) == ["beep.wav", "sales-call.wav"]
+
+
+def test_nailed_agent_flash_during_the_whisper_turns_the_call_down(bench: Bench) -> None:
+    bench.login(ST103, "1003", hangup=False)
+    bench.login(ST101, "1001")
+    to_queue(bench)
+    assert bench.cc.acd.agents["1003"].state is f.AgentState.WHISPER
+    bench.event(p.FlashEvent, channel=ST103)
+    assert bench.of(f.RingNoAnswer)[0].agent == "1003"
+    assert bench.cmds(p.Stop, ST103)  # the whisper stops
+    assert bench.cmds(p.Ring, ST101)[-1].on  # and the caller goes to the next agent
+    assert not bench.of(f.CallCompleted) and not bench.of(f.CallAbandoned)
+
+
+def test_flash_on_a_rung_station_leaves_the_call_up(bench: Bench) -> None:
+    bench.login(ST101, "1001")
+    to_queue(bench)
+    answer_and_talk(bench, ST101)
+    bench.event(p.FlashEvent, channel=ST101)
+    assert not bench.of(f.CallCompleted)
+    assert bench.cc.acd.agents["1001"].state is f.AgentState.ON_CALL
+    bench.event(p.OnHookEvent, channel=ST101)  # hanging up ends it
+    assert bench.of(f.CallCompleted)[0].side is f.HangupSide.AGENT
+
+
 def test_nailed_agent_on_hook_is_not_offered(bench: Bench) -> None:
     bench.login(ST103, "1003", hangup=True)
     assert bench.cc.acd.agents["1003"].state is f.AgentState.UNAVAILABLE
