@@ -21,6 +21,8 @@ URL parameters (all optional; an unknown or bad one is a `BoardURLError` naming 
     aht=180 patience=120 ivr=1:0.7,2:0.3 agent_ends=0.3
     agents=N          N simulated agents log in on stations 1..N at start, with
     agent_first=1001 pin=1234 agent_mode=ring|nailed wrapup=SECONDS
+    pri=T1|E1         one PRI span after the stations (board/sim/pri.py), with
+    pri_switch=ni2 pri_called=5550100   the carrier's switch type and the number callers dial
 
 The card is not paced: each `exchange()` advances the virtual clock by exactly one block; the
 media engine's clock paces it. `now` during the k-th exchange (k from 0) is start + k·block/8000.
@@ -75,6 +77,9 @@ class SimConfig:
     pin: str = "1234"
     agent_mode: str = "ring"
     wrapup: float | None = None
+    pri: str | None = None  # "T1" | "E1": one PRI span after the stations
+    pri_switch: str | None = None
+    pri_called: str = "5550100"
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -106,6 +111,7 @@ def parse_url(url: str) -> SimConfig:
         "trunks", "stations", "seed", "start", "block", "zone", "ring", "cid", "law", "noise",
         "echo", "erl", "delay_ms", "control", "voices", "traffic", "aht", "patience", "ivr",
         "agent_ends", "agents", "agent_first", "pin", "agent_mode", "wrapup",
+        "pri", "pri_switch", "pri_called",
     }  # fmt: skip
     unknown = sorted(set(seen) - known)
     if unknown:
@@ -193,6 +199,12 @@ def parse_url(url: str) -> SimConfig:
         raise BoardURLError(f"open card {url!r}: agent_mode={c.agent_mode!r} (use ring | nailed)")
     if "wrapup" in seen:
         c.wrapup = _number(url, "wrapup", seen["wrapup"], 0, 3600)
+    if "pri" in seen:
+        from board.sim.pri import check_url
+
+        c.pri, c.pri_switch, c.pri_called = check_url(url, seen)
+    elif "pri_switch" in seen or "pri_called" in seen:
+        raise BoardURLError(f"open card {url!r}: pri_switch/pri_called given without pri=T1|E1")
     return c
 
 
@@ -214,6 +226,12 @@ class SimCard(Card):
                 for i in range(cfg.stations)
             ]
         )
+        self.span = None
+        if cfg.pri is not None:
+            from board.sim.pri import SpanLayout
+
+            layout = SpanLayout(cfg.pri, cfg.trunks + cfg.stations + 1)
+            self._channels += layout.channels
         self.network = net = Network(
             trunks=cfg.trunks,
             stations=cfg.stations,
@@ -224,12 +242,24 @@ class SimCard(Card):
             noise_dbm0=cfg.noise,
             echo=cfg.echo,
             voices=VoiceLibrary(cfg.voices),
+            bchans=len(layout.bchannels) if cfg.pri is not None else 0,
         )
         cadence = signals.RING_CADENCES[cfg.ring]
         net.lines = [CoLine(net, i, i + 1, cadence, cfg.zone, cfg.cid) for i in range(cfg.trunks)]
         net.phones = [
             Phone(net, cfg.trunks + i, cfg.trunks + i + 1, cadence) for i in range(cfg.stations)
         ]
+        if cfg.pri is not None:
+            from board.sim.pri import SimSpan
+
+            self.span = SimSpan(
+                net,
+                layout,
+                switch=cfg.pri_switch,
+                called=cfg.pri_called,
+                first_row=cfg.trunks + cfg.stations,
+            )
+            self.span.start()
         self._callers = 0
         self._closed = False
         self.bad_blocks = 0
@@ -321,9 +351,12 @@ class SimCard(Card):
             self.network.lines[row].flash()
 
     def send_frame(self, channel: int, frame: bytes) -> None:
-        raise BoardError(
-            errno.EINVAL, f"send_frame: channel {channel}: the sim card has no D-channels"
-        )
+        if self.span is None or channel != self.span.dchannel:
+            raise BoardError(errno.EINVAL, f"send_frame: channel {channel} is not a D-channel")
+        if not isinstance(frame, bytes | bytearray) or not 3 <= len(frame) <= 264:
+            raise BoardError(errno.EINVAL, "send_frame: a LAPD frame is 3..264 octets")
+        with self.lock:
+            self.span.from_box(bytes(frame))
 
     def close(self) -> None:
         if self._closed:
@@ -375,9 +408,13 @@ class SimCard(Card):
         with self.lock:
             net = self.network
             if trunk is None:
-                line = next((ln for ln in net.lines if ln.idle), None)
+                line = next((ln for ln in self._all_lines() if ln.idle), None)
                 if line is None:
                     raise BoardError(errno.EBUSY, "call: every trunk is busy")
+            elif self.span is not None and trunk in self.span.by_channel:
+                line = self.span.by_channel[trunk]
+                if not line.idle:
+                    raise BoardError(errno.EBUSY, f"call: B-channel {trunk} is {line.state}")
             else:
                 line = self.line(trunk)
                 if not line.idle:
@@ -397,17 +434,29 @@ class SimCard(Card):
             )
             return self._place(plan, line, behave)
 
-    def _place(self, plan: CallPlan, line: CoLine, behave: bool) -> Caller:
+    def _place(self, plan: CallPlan, line: Any, behave: bool) -> Caller:
         net = self.network
         if behave:
             net.voices.phrases("caller", plan.voice)
-        caller = Caller(net, f"caller-{self._callers}", plan, behave=behave)
+        kind = Caller if isinstance(line, CoLine) else self._span_caller()
+        caller = kind(net, f"caller-{self._callers}", plan, behave=behave)
         net.parties[caller.name] = caller
         caller.place(line)
         return caller
 
+    def _all_lines(self) -> list[Any]:
+        """CO lines, then the PRI span's B-channels."""
+        span = [] if self.span is None else list(self.span.lines.values())
+        return [*self.network.lines, *span]
+
+    @staticmethod
+    def _span_caller() -> type[Caller]:
+        from board.sim.pri import SpanCaller
+
+        return SpanCaller
+
     def _place_traffic(self, plan: CallPlan) -> bool:
-        line = next((ln for ln in self.network.lines if ln.idle), None)
+        line = next((ln for ln in self._all_lines() if ln.idle), None)
         if line is None:
             self.network.notify("blocked", number=plan.number)
             return False
@@ -474,6 +523,7 @@ class SimCard(Card):
                     p.snapshot() for p in net.parties.values() if p.state != "idle" or p.heard
                 ],
                 "traffic": net.traffic.stats() if net.traffic is not None else None,
+                "span": self.span.snapshot() if self.span is not None else None,
                 "counters": dict(net.counters),
             }
 
