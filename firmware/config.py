@@ -30,11 +30,12 @@ import re
 import secrets
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cython_ext.wavfile import WavError, read_wav_info
+from firmware.isdn.config import SpanConfig, SpanConfigError
 
 T = TypeVar("T")
 
@@ -138,6 +139,28 @@ class TrunkGroup:
     callerid: str = "bell202"
     ivr_menu: str = "main"
     number: str = ""  # the number callers dial (CDR dst)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A PRI span: the ISDN settings (`isdn`) and where its channels sit on the card."""
+
+    name: str
+    isdn: SpanConfig  # kind, framing, line code, switch, role, provisioned B-channels, timers
+    card_span: int  # the card's span number (DAHDI span), whose alarms are this span's
+    base_channel: int  # card channel of timeslot 1 (DAHDI basechan)
+    dchannel: int  # card channel of the D-channel
+    ivr_menu: str = "main"
+    number: str = ""  # the number callers dial (CDR dst); "" = the SETUP's called number
+
+    def card_channel(self, timeslot: int) -> int:
+        """The card channel carrying B-channel `timeslot` (T1 1-23, E1 1-15 and 17-31)."""
+        return self.base_channel + timeslot - 1
+
+    @property
+    def bchannels(self) -> dict[int, int]:
+        """Card channel -> timeslot, for every provisioned B-channel."""
+        return {self.card_channel(ts): ts for ts in self.isdn.provisioned}
 
 
 @dataclass(frozen=True)
@@ -269,6 +292,7 @@ class Config:
     records: RecordsConfig
     recording: RecordingConfig
     sim: SimConfig
+    spans: Mapping[str, Span] = field(default_factory=dict)
 
     def trunk_for_channel(self, channel: int) -> TrunkGroup | None:
         for group in self.trunks.values():
@@ -685,6 +709,55 @@ def _read_trunks(root: _Table) -> dict[str, TrunkGroup]:
     return out
 
 
+#: the D-channel's timeslot: T1 24, E1 16
+DCHANNEL_TIMESLOT = {"T1": 24, "E1": 16}
+_SPAN_BOX_KEYS = ("card_span", "base_channel", "dchannel", "ivr_menu", "number")
+
+
+def _read_spans(root: _Table) -> dict[str, Span]:
+    """`[spans.<name>]`: the ISDN keys go to `SpanConfig.from_mapping`, the card keys here."""
+    r = root.r
+    out: dict[str, Span] = {}
+    for index, (name, t) in enumerate(root.table("spans").subtables("[spans.<name>] kind = ...")):
+        _name_ok(r, t.key(""), name, "span")
+        card_span = t.number("card_span", index + 1, lo=1, hi=128, integer=True)
+        base = t.number("base_channel", 0, lo=1, integer=True)
+        if not t.has("base_channel"):
+            r.problem(t.key("base_channel"), "missing", "the card channel of timeslot 1")
+        dchannel = t.number("dchannel", 0, lo=1, integer=True)
+        ivr_menu = t.text("ivr_menu", "main")
+        number = t.text("number", "")
+        isdn_keys = {k: v for k, v in t.data.items() if k not in _SPAN_BOX_KEYS}
+        t.used.update(isdn_keys)
+        if isdn_keys.get("kind") == "E1" and "switch" not in isdn_keys:
+            isdn_keys["switch"] = "euroisdn"  # the one E1 switch type
+        try:
+            isdn = SpanConfig.from_mapping(name, isdn_keys)
+        except SpanConfigError as exc:
+            if exc.problem.startswith("unknown key"):  # hint with the card keys too
+                known = [*_SPAN_BOX_KEYS, *(f.name for f in fields(SpanConfig) if f.name != "name")]
+                r.problem(exc.key, "unknown key", _did_you_mean(exc.key.rsplit(".")[-1], known))
+            else:
+                r.problem(exc.key, exc.problem)
+            continue
+        except (TypeError, ValueError) as exc:
+            r.problem(t.key(""), str(exc))
+            continue
+        d_ts = DCHANNEL_TIMESLOT[isdn.kind]
+        if base and not dchannel:
+            dchannel = base + d_ts - 1
+        elif base and dchannel and dchannel != base + d_ts - 1:
+            r.problem(
+                t.key("dchannel"),
+                f"channel {dchannel} is not timeslot {d_ts} of this {isdn.kind} span",
+                f"base_channel {base} puts the D-channel on {base + d_ts - 1}",
+            )
+            dchannel = base + d_ts - 1
+        t.done()
+        out[name] = Span(name, isdn, card_span, base, dchannel, ivr_menu, number)
+    return out
+
+
 def _read_stations(root: _Table) -> dict[str, Station]:
     r = root.r
     out: dict[str, Station] = {}
@@ -1020,6 +1093,23 @@ def _cross_checks(r: _Reader, c: Config) -> None:
         if s.channel and s.channel in owner:
             r.problem(f"stations.{s.id}.channel", f"channel {s.channel} is also {owner[s.channel]}")
         owner[s.channel] = f"stations.{s.id}"
+    for sp in c.spans.values():
+        if not sp.base_channel:
+            continue
+        for ch, ts in [(ch, ts) for ch, ts in sp.bchannels.items()] + [(sp.dchannel, 0)]:
+            what = f"B-channel {ts}" if ts else "the D-channel"
+            if ch in owner:
+                r.problem(
+                    f"spans.{sp.name}.base_channel",
+                    f"{what} would be card channel {ch}, which is also {owner[ch]}",
+                )
+            owner[ch] = f"spans.{sp.name}"
+        if sp.ivr_menu not in c.ivr.menus:
+            r.problem(
+                f"spans.{sp.name}.ivr_menu",
+                f"menu {sp.ivr_menu!r} is not defined",
+                _did_you_mean(sp.ivr_menu, c.ivr.menus),
+            )
     for m in c.ivr.menus.values():
         acts = [(f"ivr.menus.{m.name}.choices.{d}", a) for d, a in m.choices.items()]
         acts.append((f"ivr.menus.{m.name}.on_failure", m.on_failure))
@@ -1059,6 +1149,7 @@ def parse_config(text: str, path: str | Path = "<string>") -> Config:
     records = _read_records(root)
     recording = _read_recording(root, records, queues)
     sim = _read_sim(root, agents, stations)
+    spans = _read_spans(root)
     root.done()
     config = Config(
         path=path,
@@ -1075,6 +1166,7 @@ def parse_config(text: str, path: str | Path = "<string>") -> Config:
         records=records,
         recording=recording,
         sim=sim,
+        spans=spans,
     )
     _cross_checks(r, config)
     if r.problems:
@@ -1108,6 +1200,16 @@ def summary(config: Config) -> str:
         f"  {len(config.agents)} agents, queues: "
         + (
             ", ".join(f"{q.name} ({len(q.members)} agents)" for q in config.queues.values())
+            or "none"
+        ),
+        "  PRI spans: "
+        + (
+            ", ".join(
+                f"{sp.name} ({sp.isdn.kind} {sp.isdn.switch} {sp.isdn.role}, "
+                f"{len(sp.isdn.provisioned)} B-channels on card channels "
+                f"{min(sp.bchannels)}-{max(sp.bchannels)}, D-channel {sp.dchannel})"
+                for sp in config.spans.values()
+            )
             or "none"
         ),
         f"  IVR menus: {', '.join(config.ivr.menus) or 'none'}",
@@ -1144,6 +1246,7 @@ __all__ = [
     "RecordingConfig",
     "RecordsConfig",
     "SimConfig",
+    "Span",
     "Station",
     "TrunkGroup",
     "default_path",
