@@ -221,8 +221,10 @@ class Subscriber:
 # ---- the box ------------------------------------------------------------------------------------
 
 
-def box_config(tmp: Path, broker_host: str, broker_port: int, box_id: str) -> Path:
-    """dev.toml cut down to one trunk and two ring-mode stations (agents 1001, 1002 in sales),
+def box_config(
+    tmp: Path, broker_host: str, broker_port: int, box_id: str, mode: str = "ring"
+) -> Path:
+    """dev.toml cut down to one trunk and two stations in `mode` (agents 1001, 1002 in sales),
     its relative prompt paths made absolute, records/sockets in `tmp`, MQTT on the test broker."""
     with open(DEV_TOML, "rb") as fh:
         data = _absolute(tomllib.load(fh), DEV_TOML.parent)
@@ -233,8 +235,8 @@ def box_config(tmp: Path, broker_host: str, broker_port: int, box_id: str) -> Pa
     data["media"]["socket"] = str(tmp / "media.sock")
     data["ports"]["trunks"]["main"]["channels"] = "1"
     data["stations"] = {
-        "101": {"channel": 2, "mode": "ring"},
-        "102": {"channel": 3, "mode": "ring"},
+        "101": {"channel": 2, "mode": mode},
+        "102": {"channel": 3, "mode": mode},
     }
     data["agents"] = {k: data["agents"][k] for k in ("1001", "1002")}
     data["queues"] = {"sales": dict(data["queues"]["sales"], members=["1001", "1002"])}
@@ -290,21 +292,36 @@ def running_box(cfg: Path, tmp: Path) -> Iterator[SimControl]:
 # ---- the test -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def box(tmp_path: Path, mosquitto: Any) -> Iterator[tuple[SimControl, Subscriber, Path]]:
+Box = tuple[SimControl, Subscriber, Path]
+
+
+@contextlib.contextmanager
+def box_on_broker(tmp: Path, mosquitto: Any, mode: str) -> Iterator[Box]:
     box_id = "cp" + uuid.uuid4().hex[:8]
     sub = Subscriber(mosquitto.host, mosquitto.port, f"callbox/v1/itest/{box_id}")
-    cfg = box_config(tmp_path, mosquitto.host, mosquitto.port, box_id)
+    cfg = box_config(tmp, mosquitto.host, mosquitto.port, box_id, mode)
     try:
-        with running_box(cfg, tmp_path) as sim:
-            yield sim, sub, tmp_path
+        with running_box(cfg, tmp) as sim:
+            yield sim, sub, tmp
     finally:
         sub.close()
 
 
-def test_call_path_greeting_moh_whisper_talk_hangup_records_mqtt(
-    box: tuple[SimControl, Subscriber, Path],
-) -> None:
+@pytest.fixture
+def box(tmp_path: Path, mosquitto: Any) -> Iterator[Box]:
+    """Both stations rung (ring mode)."""
+    with box_on_broker(tmp_path, mosquitto, "ring") as b:
+        yield b
+
+
+@pytest.fixture
+def nailed_box(tmp_path: Path, mosquitto: Any) -> Iterator[Box]:
+    """Both stations nailed up."""
+    with box_on_broker(tmp_path, mosquitto, "nailed") as b:
+        yield b
+
+
+def test_call_path_greeting_moh_whisper_talk_hangup_records_mqtt(box: Box) -> None:
     sim, sub, tmp = box
     rec = tmp / "audio"
     rec.mkdir()
@@ -493,6 +510,48 @@ def test_call_path_greeting_moh_whisper_talk_hangup_records_mqtt(
     )
     assert stats["agents"] == {"available": 2}
     assert sub.on("status")[-1]["state"] == "online"
+
+
+def test_nailed_agent_ends_the_call_with_a_hook_flash_and_stays_off_hook(nailed_box: Box) -> None:
+    """The simulated agent flashes (its phone on hook for FLASH_SECONDS, then back off hook: the
+    card reports one hook flash); calld releases the trunk, wrap-up follows, and the agent,
+    still off hook, is available for the next call."""
+    sim, sub, tmp = nailed_box
+    sim("login", agents=[{"station": 2, "agent": "1002", "pin": "2002", "mode": "nailed"}])
+    sim.wait("agent 1002 login", sim.event("login", party="agent-1002"))
+    sim.wait("agent 1002 available", lambda: _state(sub, "1002") == "available")
+    placed = sim("call", trunk=1, number="5551234", name="ALICE", digits="1", hold=4.0,
+                 ender="agent")  # fmt: skip
+    caller = placed["party"]
+    talk = sim.wait("caller talks", sim.event("connected", party=caller), timeout=40)
+    flash = sim.wait("agent flashes", sim.event("call_end", party="agent-1002"), timeout=40)
+    gone = sim.wait("box releases the caller", sim.event("hangup", party=caller), timeout=20)
+    sim.wait("agent 1002 available again", lambda: _state(sub, "1002") == "available"
+             and any(p["state"] == "wrap_up" for p in sub.on("agent/1002/state")))  # fmt: skip
+
+    # the agent ended the call after its 4 s of talk, with a flash, and kept the phone off hook
+    assert flash["reason"] == "done" and flash["t"] - talk["t"] >= 4.0
+    phones = {c["channel"]: c for c in sim("state")["state"]["phones"]}
+    assert phones[3]["offhook"], phones[3]
+    # the box released the trunk when the line came back from the flash: the loop was open
+    # for FLASH_SECONDS (0.5 s) and the card reported the flash then, not before
+    assert gone["reason"] == "box hung up"
+    completed = sub.on("event/completed")
+    assert [(c["agent"], c["side"]) for c in completed] == [("1002", "agent")]
+    t_done = completed[0]["t"]
+    assert 0.5 - 0.03 <= t_done - flash["t"] <= 0.5 + 0.1, (t_done, flash["t"])
+    assert t_done <= gone["t"] < t_done + 0.5
+
+    lines = [ln.split("|") for ln in (tmp / "records" / "queue_log").read_text().splitlines()]
+    assert [ln[4] for ln in lines if ln[1] != "NONE"] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+    # nailed: no ringing; whisper, on call, wrap-up, then available with the station off hook
+    states = [p["state"] for p in sub.on("agent/1002/state")]
+    i = states.index("whisper")
+    assert states[i - 1 :] == ["available", "whisper", "on_call", "wrap_up", "available"], states
+    wrap = next(p for p in sub.on("agent/1002/state") if p["state"] == "wrap_up")
+    assert wrap["since"] == t_done
+    ports = [p["state"] for p in sub.on("port/3/status")]
+    assert ports[ports.index("connected") :] == ["connected", "offhook"], ports
 
 
 def _state(sub: Subscriber, agent: str) -> str:
