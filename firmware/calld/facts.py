@@ -301,6 +301,23 @@ class PortStatus:
     name: str = ""  # trunk group or station id
 
 
+@dataclass(frozen=True)
+class SpanStatus:
+    """A PRI span's state (retained per span; firmware/calld/spans.py). queue_log: none."""
+
+    t: float
+    span: str
+    kind: str  # "T1" | "E1"
+    switch: str
+    role: str  # "cpe" | "network"
+    link: str  # "up" | "down" (Q.921 multiple-frame established or not)
+    alarm: str  # "clear" | "red" | "yellow" | "blue" | "recovering" (layer 1, from the card)
+    since: float  # when link or alarm last changed
+    channels: dict[str, list[int]]  # "idle" / "in_use" / "restarting" / "out_of_service"
+    calls: int
+    rejected: dict[str, int]  # bad input counted by the stack, by kind (non-zero only)
+
+
 Fact = (
     CallOffered
     | CallAnsweredByIvr
@@ -319,4 +336,5 @@ Fact = (
     | AgentStateChanged
     | QueueStats
     | PortStatus
+    | SpanStatus
 )
