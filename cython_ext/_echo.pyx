@@ -50,21 +50,22 @@ cdef extern from *:
     #define EC_XGROUP (4 * 65 * 8)
 
     static float ec_tw_re[64], ec_tw_im[64];  /* e^{-2 pi i k / 128} */
-    static double ec_tw64_re[32], ec_tw64_im[32];  /* e^{-2 pi i k / 64} */
+    static double ec_tw64s_re[64], ec_tw64s_im[64];  /* per stage, see ec_fft64 */
     static double ec_rot_re[65], ec_rot_im[65];  /* e^{-2 pi i k / 128}, double */
     static int ec_rev128[128], ec_rev64[64];
 
     static void ec_tables(void)
     {
-        int k, b, r;
+        int k, b, r, s;
         for (k = 0; k < 64; k++) {
             ec_tw_re[k] = (float)cos(2.0 * M_PI * k / 128.0);
             ec_tw_im[k] = (float)-sin(2.0 * M_PI * k / 128.0);
         }
-        for (k = 0; k < 32; k++) {
-            ec_tw64_re[k] = cos(2.0 * M_PI * k / 64.0);
-            ec_tw64_im[k] = -sin(2.0 * M_PI * k / 64.0);
-        }
+        for (s = 64; s >= 2; s >>= 1)
+            for (k = 0; k < s / 2; k++) {
+                ec_tw64s_re[64 - s + k] = cos(2.0 * M_PI * k / s);
+                ec_tw64s_im[64 - s + k] = -sin(2.0 * M_PI * k / s);
+            }
         for (k = 0; k <= 64; k++) {
             ec_rot_re[k] = cos(2.0 * M_PI * k / 128.0);
             ec_rot_im[k] = -sin(2.0 * M_PI * k / 128.0);
@@ -152,45 +153,76 @@ cdef extern from *:
     }
 
     /* 64-point complex FFT in double, natural order in, bit-reversed out (dir -1), or
-       bit-reversed in, natural out (dir +1, conjugate twiddles); unscaled. */
-    static void ec_fft64(double *re, double *im, int dir)
+       bit-reversed in, natural out (dir +1, conjugate twiddles); unscaled. The twiddles of the
+       stage of span s are contiguous (ec_tw64s_*[64 - s + k] = e^{-2 pi i k / s}), so the
+       loops over k vectorise; the last two stages (twiddles 1 and -i) have no products. */
+    EC_CLONES static void ec_fft64(double *restrict re, double *restrict im, int dir)
     {
-        int s, h, i, k, step;
-        double ar, ai, br, bi, dr, di, tr, ti, wr, wi;
+        int s, h, j, k;
+        double ar, ai, br, bi, dr, di, tr, ti;
+        const double *wr, *wi;
         if (dir < 0) {
-            for (s = 64; s >= 2; s >>= 1) {
+            for (s = 64; s >= 8; s >>= 1) {
                 h = s >> 1;
-                step = 64 / s;
-                for (k = 0; k < h; k++) {
-                    wr = ec_tw64_re[k * step];
-                    wi = ec_tw64_im[k * step];
-                    for (i = k; i < 64; i += s) {
-                        ar = re[i]; ai = im[i];
-                        br = re[i + h]; bi = im[i + h];
-                        re[i] = ar + br;
-                        im[i] = ai + bi;
+                wr = ec_tw64s_re + 64 - s;
+                wi = ec_tw64s_im + 64 - s;
+                for (j = 0; j < 64; j += s) {
+                    double *restrict r0 = re + j, *restrict i0 = im + j;
+                    double *restrict r1 = re + j + h, *restrict i1 = im + j + h;
+                    for (k = 0; k < h; k++) {
+                        ar = r0[k]; ai = i0[k];
+                        br = r1[k]; bi = i1[k];
+                        r0[k] = ar + br;
+                        i0[k] = ai + bi;
                         dr = ar - br;
                         di = ai - bi;
-                        re[i + h] = dr * wr - di * wi;
-                        im[i + h] = dr * wi + di * wr;
+                        r1[k] = dr * wr[k] - di * wi[k];
+                        i1[k] = dr * wi[k] + di * wr[k];
                     }
                 }
             }
+            for (j = 0; j < 64; j += 4) {
+                /* span 4: twiddles 1, -i */
+                ar = re[j]; ai = im[j]; br = re[j + 2]; bi = im[j + 2];
+                re[j] = ar + br; im[j] = ai + bi; re[j + 2] = ar - br; im[j + 2] = ai - bi;
+                ar = re[j + 1]; ai = im[j + 1]; br = re[j + 3]; bi = im[j + 3];
+                re[j + 1] = ar + br; im[j + 1] = ai + bi;
+                re[j + 3] = ai - bi; im[j + 3] = br - ar;
+                /* span 2 */
+                ar = re[j]; ai = im[j]; br = re[j + 1]; bi = im[j + 1];
+                re[j] = ar + br; im[j] = ai + bi; re[j + 1] = ar - br; im[j + 1] = ai - bi;
+                ar = re[j + 2]; ai = im[j + 2]; br = re[j + 3]; bi = im[j + 3];
+                re[j + 2] = ar + br; im[j + 2] = ai + bi; re[j + 3] = ar - br; im[j + 3] = ai - bi;
+            }
         } else {
-            for (s = 2; s <= 64; s <<= 1) {
+            for (j = 0; j < 64; j += 4) {
+                /* span 2 */
+                ar = re[j]; ai = im[j]; br = re[j + 1]; bi = im[j + 1];
+                re[j] = ar + br; im[j] = ai + bi; re[j + 1] = ar - br; im[j + 1] = ai - bi;
+                ar = re[j + 2]; ai = im[j + 2]; br = re[j + 3]; bi = im[j + 3];
+                re[j + 2] = ar + br; im[j + 2] = ai + bi; re[j + 3] = ar - br; im[j + 3] = ai - bi;
+                /* span 4: twiddles 1, +i */
+                ar = re[j]; ai = im[j]; br = re[j + 2]; bi = im[j + 2];
+                re[j] = ar + br; im[j] = ai + bi; re[j + 2] = ar - br; im[j + 2] = ai - bi;
+                ar = re[j + 1]; ai = im[j + 1]; tr = -im[j + 3]; ti = re[j + 3];
+                re[j + 1] = ar + tr; im[j + 1] = ai + ti;
+                re[j + 3] = ar - tr; im[j + 3] = ai - ti;
+            }
+            for (s = 8; s <= 64; s <<= 1) {
                 h = s >> 1;
-                step = 64 / s;
-                for (k = 0; k < h; k++) {
-                    wr = ec_tw64_re[k * step];
-                    wi = -ec_tw64_im[k * step];
-                    for (i = k; i < 64; i += s) {
-                        tr = re[i + h] * wr - im[i + h] * wi;
-                        ti = re[i + h] * wi + im[i + h] * wr;
-                        ar = re[i]; ai = im[i];
-                        re[i + h] = ar - tr;
-                        im[i + h] = ai - ti;
-                        re[i] = ar + tr;
-                        im[i] = ai + ti;
+                wr = ec_tw64s_re + 64 - s;
+                wi = ec_tw64s_im + 64 - s;
+                for (j = 0; j < 64; j += s) {
+                    double *restrict r0 = re + j, *restrict i0 = im + j;
+                    double *restrict r1 = re + j + h, *restrict i1 = im + j + h;
+                    for (k = 0; k < h; k++) {
+                        tr = r1[k] * wr[k] + i1[k] * wi[k];  /* conjugate twiddle */
+                        ti = i1[k] * wr[k] - r1[k] * wi[k];
+                        ar = r0[k]; ai = i0[k];
+                        r1[k] = ar - tr;
+                        i1[k] = ai - ti;
+                        r0[k] = ar + tr;
+                        i0[k] = ai + ti;
                     }
                 }
             }
@@ -528,6 +560,7 @@ cdef double GAIN_CAP = _ref.GAIN_CAP
 cdef double VSS_KNEE = _ref.VSS_KNEE
 cdef double VSS_MIN = _ref.VSS_MIN
 cdef double DELTA_POWER = _ref.DELTA_POWER
+cdef double NORM_FLOOR = _ref.NORM_FLOOR
 cdef double FAR_ACTIVE_POWER = _ref.FAR_ACTIVE_POWER
 cdef double STAT_SMOOTH = _ref.STAT_SMOOTH
 cdef double COPY_RATIO = _ref.COPY_RATIO
@@ -535,6 +568,7 @@ cdef int COPY_FRAMES = _ref.COPY_FRAMES
 cdef double RESET_RATIO = _ref.RESET_RATIO
 cdef int RESET_FRAMES = _ref.RESET_FRAMES
 cdef int CHANGE_FRAMES = _ref.CHANGE_FRAMES
+cdef double DT_STEP = _ref.DT_STEP
 cdef double FG_FLOOR = _ref.FG_FLOOR
 cdef double NLP_RATIO = _ref.NLP_RATIO
 cdef double NLP_ATTACK = _ref.NLP_ATTACK
@@ -640,6 +674,7 @@ cdef class EchoCanceller:
     cdef uint32_t seed
     cdef double erle
     cdef bint far_active, dt, disabled_flag
+    cdef int dt_count  # samples of the current frame flagged as double talk
     cdef int tone_pos, tone_count, quiet_blocks
     cdef double cn_amplitude
     cdef ToneWatch watch_far, watch_near
@@ -701,6 +736,7 @@ cdef class EchoCanceller:
         self.seed = 22222
         self.erle = 1.0
         self.far_active = self.dt = self.disabled_flag = False
+        self.dt_count = 0
         self.tone_pos = 0
         self.tone_count = 0
         self.quiet_blocks = 0
@@ -794,6 +830,7 @@ cdef class EchoCanceller:
             return raw
         residual = self.pe < NLP_RATIO * self.py
         self.dt = self.far_active and self.erle >= CONVERGED_ERLE and self.pe > self.py
+        self.dt_count += self.dt
         if self.nlp and residual:
             self.nlp_gain = self.nlp_gain - NLP_ATTACK
             if self.nlp_gain < 0.0:
@@ -883,9 +920,9 @@ cdef class EchoCanceller:
 
     cdef void _frame(self) noexcept nogil:
         cdef int p = self.parts, t = self.taps
-        cdef int i, k, q
+        cdef int i, k, q, dt_count
         cdef double far_max, d_e, ef_e, eb_e, pe_frame, mag, total, gbase, scale
-        cdef double inv, mu, ratio
+        cdef double inv, mu, ratio, reg
         # newest far-end window (last NFFT samples, oldest first)
         for i in range(NFFT):
             self.win[i] = self.xbuf[self.xpos + NFFT - 1 - i]
@@ -901,6 +938,8 @@ cdef class EchoCanceller:
         d_e = self.d_energy
         ef_e = self.ef_energy
         self.x_frame_energy = self.d_energy = self.ef_energy = 0.0
+        dt_count = self.dt_count
+        self.dt_count = 0
         pe_frame = ef_e / FRAME
         self.noise = self.noise * NOISE_RISE
         if pe_frame < self.noise:
@@ -956,14 +995,23 @@ cdef class EchoCanceller:
             mag = gbase + self.part_abs[q] * scale
             self.part_gain[q] = <float>(mag if mag < GAIN_CAP else GAIN_CAP)
         ec_bg_norm(self.xl, self.groups, self.part_gain, self.norm)
-        # variable step: full until the background removes 12 dB, then down to VSS_MIN * MU
+        # variable step: full until the background removes 16.5 dB, then down to VSS_MIN * MU;
+        # DT_STEP of that in a frame with double talk
         mu = MU
         if self.ds > 0.0:
             ratio = sqrt(self.ebs / self.ds) / VSS_KNEE
             if ratio < 1.0:
                 mu = MU * (ratio if ratio > VSS_MIN else VSS_MIN)
+        if dt_count:
+            mu *= DT_STEP
+        # regulariser: a fixed floor plus a share of the mean normaliser, so that bins where the
+        # far end is weak do not amplify line noise into the taps
+        reg = 0.0
         for k in range(NBIN):
-            inv = (mu * NFFT / FRAME) / (self.norm[k] + DELTA_POWER)
+            reg += self.norm[k]
+        reg = DELTA_POWER + NORM_FLOOR * reg / NBIN
+        for k in range(NBIN):
+            inv = (mu * NFFT / FRAME) / (self.norm[k] + reg)
             self.g_re[k] *= inv
             self.g_im[k] *= inv
         ec_bg_update(self.wl, self.xl, self.groups, self.g_re, self.g_im, self.br, self.bi,

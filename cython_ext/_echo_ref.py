@@ -27,11 +27,13 @@ def _dbm0_power(dbm0: float) -> float:
 HPF_POLE = 0.985  # DC/high-pass: first order, -3 dB at about 19 Hz
 HPF_GAIN = (1.0 + HPF_POLE) / 2.0
 MU = 0.9  # background step size (normalised, per-bin whitened)
-PROP_ALPHA = 0.0  # IPNLMS mix: -1 = NLMS, 0 = half uniform, half proportionate
-VSS_KNEE = 0.25  # background error amplitude ratio below which the step shrinks (12 dB)...
+PROP_ALPHA = 0.75  # IPNLMS mix: -1 = NLMS, 0 = half uniform, 0.75 = one eighth uniform
+VSS_KNEE = 0.15  # background error amplitude ratio below which the step shrinks (16.5 dB)...
 VSS_MIN = 0.3  # ...down to this share of MU
 GAIN_CAP = 4.0  # proportionate gain cap (a block update must not overshoot one tap)
-DELTA_POWER = _dbm0_power(-72.0) * NFFT  # per-bin regulariser of the far-end spectrum
+DELTA_POWER = _dbm0_power(-72.0) * NFFT  # per-bin regulariser of the far-end spectrum...
+NORM_FLOOR = 0.1  # ...plus this share (-10 dB) of the mean normaliser over the bins, so that
+# bins where the far end is weak do not turn line noise (µ-law quantisation) into tap noise
 FAR_ACTIVE_POWER = _dbm0_power(-42.0)  # far end "talking" above this frame power
 STAT_SMOOTH = 0.5  # per-frame smoothing of the two-path error energies
 COPY_RATIO = 0.6  # background copied to foreground when its error is this much smaller...
@@ -39,6 +41,7 @@ COPY_FRAMES = 2  # ...for this many frames in a row
 RESET_RATIO = 4.0  # background reset from foreground when its error is this much larger...
 RESET_FRAMES = 3  # ...for this many frames in a row
 FG_FLOOR = 0.02  # foreground partitions whose taps all lie 34 dB below the peak are dropped
+DT_STEP = 0.5  # step share in a frame where double talk was flagged
 CHANGE_FRAMES = 8  # both filters worse than none for 64 ms: echo path change, restart
 NLP_RATIO = 0.25  # NLP engages when error power < NLP_RATIO * echo-estimate power
 NLP_ATTACK = 1.0 / 48.0  # NLP gain fall per sample (6 ms to suppress)
@@ -140,6 +143,7 @@ class EchoCanceller:
         self.erle = 1.0
         self.far_active = False
         self.dt = False
+        self.dt_count = 0  # samples of the current frame flagged as double talk
         self.disabled_flag = False
         self.tone_pos = 0
         self.quiet_blocks = 0
@@ -230,6 +234,7 @@ class EchoCanceller:
             return raw
         residual = self.pe < NLP_RATIO * self.py
         self.dt = self.far_active and self.erle >= CONVERGED_ERLE and self.pe > self.py
+        self.dt_count += self.dt
         if self.nlp and residual:
             self.nlp_gain = max(0.0, self.nlp_gain - NLP_ATTACK)
         else:
@@ -296,6 +301,7 @@ class EchoCanceller:
         self.far_active = bool(self.far_frames.max() > FAR_ACTIVE_POWER)
         d_e, ef_e, eb_e = self.d_energy, self.ef_energy, self.eb_energy
         self.x_frame_energy = self.d_energy = self.ef_energy = self.eb_energy = 0.0
+        dt_count, self.dt_count = self.dt_count, 0
         # comfort-noise level: minimum statistics of the output error, slow rise
         pe_frame = ef_e / FRAME
         self.noise = max(NOISE_FLOOR, min(self.noise * NOISE_RISE, pe_frame))
@@ -348,6 +354,8 @@ class EchoCanceller:
         norm = part_gain @ self.powers
         err = np.zeros(NFFT)
         err[FRAME:] = self.e_frame
-        g = np.fft.rfft(err) * (self._step() * NFFT / FRAME) / (norm + DELTA_POWER)
+        reg = DELTA_POWER + NORM_FLOOR * float(norm.mean())
+        mu = self._step() * (DT_STEP if dt_count else 1.0)
+        g = np.fft.rfft(err) * (mu * NFFT / FRAME) / (norm + reg)
         grads = np.fft.irfft(g[None, :] * np.conj(self.spectra), NFFT, axis=1)[:, :FRAME]
         self.w_bg += gains * grads.reshape(-1)

@@ -164,15 +164,8 @@ def _test2a_cases() -> list:
             if impl == "reference" and line[0] not in TWIN_MODELS:
                 continue
             for mulaw in (False, True):
-                marks = []
-                if mulaw and line[:3] == ("D3", 64.0, 20.0):
-                    # Known shortfall, reported to the lead: at -30 dBm0 and 20 dB ERL the
-                    # µ-law echo is only 22-28 dB above its quantisation noise and the canceller
-                    # reaches 18-19 dB at 2 s (12.7 dB at 1 s, passing), not 20. strict: the
-                    # day it passes, this mark must go.
-                    marks = [pytest.mark.xfail(strict=True, reason="µ-law -30 dBm0/20 dB ERL")]
                 label = f"{impl}-{line[0]}-{'ulaw' if mulaw else 'linear'}"
-                cases.append(pytest.param(impl, line, mulaw, id=label, marks=marks))
+                cases.append(pytest.param(impl, line, mulaw, id=label))
     return cases
 
 
