@@ -167,12 +167,21 @@ Mode = Literal["duplex", "listen", "whisper"]
 RecordWhat = Literal["both", "rx", "tx"]
 
 
+#: every command by its wire name; a Command subclass with a `name` registers itself
+COMMANDS: dict[str, type[Command]] = {}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """Base of every command. `id` is set by the sender (MediaLink assigns it)."""
 
     name: ClassVar[str] = ""
     id: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            COMMANDS[cls.name] = cls
 
     def validate(self) -> None:
         """Checks beyond the types (ranges, argument combinations); raise ProtocolError."""
@@ -376,30 +385,6 @@ class ClockAck(Command):
     t: float
 
 
-COMMANDS: dict[str, type[Command]] = {
-    c.name: c
-    for c in (
-        Hello,
-        Snapshot,
-        Hook,
-        Ring,
-        Flash,
-        Connect,
-        Disconnect,
-        Play,
-        Moh,
-        Tone,
-        Stop,
-        Detect,
-        Dial,
-        Record,
-        Echo,
-        SendFrame,
-        ClockAck,
-    )
-}
-
-
 def _fix_tuple_hints() -> None:
     # `files` is a tuple in Python (frozen) but a JSON list on the wire.
     _hints(Play)["files"] = list[str]
@@ -484,10 +469,19 @@ def encode_error(id: int | None, code: str, message: str) -> bytes:
 # ---- events --------------------------------------------------------------------------------------
 
 
+#: every event by its wire name; an Event subclass with a `name` registers itself
+EVENTS: dict[str, type[Event]] = {}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     name: ClassVar[str] = ""
     t: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            EVENTS[cls.name] = cls
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -500,39 +494,21 @@ class ChannelEvent(Event):
     channel: int
 
 
-@dataclass(frozen=True, kw_only=True)
-class RingStartEvent(ChannelEvent):
-    name: ClassVar[str] = "ring_start"
+def _line_signal(class_name: str, wire: str, meaning: str) -> type[ChannelEvent]:
+    """An event that carries nothing but its channel and time: one line of the table below."""
+    namespace = {"__doc__": meaning, "__module__": __name__, "name": wire}
+    cls: type[ChannelEvent] = type(class_name, (ChannelEvent,), namespace)
+    return dataclass(frozen=True, kw_only=True)(cls)
 
 
-@dataclass(frozen=True, kw_only=True)
-class RingStopEvent(ChannelEvent):
-    name: ClassVar[str] = "ring_stop"
-
-
-@dataclass(frozen=True, kw_only=True)
-class OffHookEvent(ChannelEvent):
-    name: ClassVar[str] = "offhook"
-
-
-@dataclass(frozen=True, kw_only=True)
-class OnHookEvent(ChannelEvent):
-    name: ClassVar[str] = "onhook"
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlashEvent(ChannelEvent):
-    name: ClassVar[str] = "flash"
-
-
-@dataclass(frozen=True, kw_only=True)
-class PolarityEvent(ChannelEvent):
-    name: ClassVar[str] = "polarity"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoopDropEvent(ChannelEvent):
-    name: ClassVar[str] = "loop_drop"
+# the line signals (PROTOCOL.md, "Events"): class, wire name, what happened on the channel
+RingStartEvent = _line_signal("RingStartEvent", "ring_start", "FXO: a ring burst began")
+RingStopEvent = _line_signal("RingStopEvent", "ring_stop", "FXO: a ring burst ended")
+OffHookEvent = _line_signal("OffHookEvent", "offhook", "FXS: the phone went off hook")
+OnHookEvent = _line_signal("OnHookEvent", "onhook", "FXS: the phone went on hook")
+FlashEvent = _line_signal("FlashEvent", "flash", "FXS: a hook flash (on hook, back in time)")
+PolarityEvent = _line_signal("PolarityEvent", "polarity", "FXO: battery polarity reversed")
+LoopDropEvent = _line_signal("LoopDropEvent", "loop_drop", "FXO: loop current dropped")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -604,29 +580,6 @@ class UnknownEvent(Event):
 
     event: str
     fields: dict[str, Any] = field(default_factory=dict)
-
-
-EVENTS: dict[str, type[Event]] = {
-    c.name: c
-    for c in (
-        ClockEvent,
-        RingStartEvent,
-        RingStopEvent,
-        OffHookEvent,
-        OnHookEvent,
-        FlashEvent,
-        PolarityEvent,
-        LoopDropEvent,
-        AlarmEvent,
-        DigitDownEvent,
-        DigitEvent,
-        ToneEvent,
-        CallerIdEvent,
-        PlayDoneEvent,
-        DialDoneEvent,
-        DFrameEvent,
-    )
-}
 
 
 def event_to_dict(ev: Event) -> dict[str, Any]:
