@@ -40,6 +40,7 @@ from typing import Any
 from firmware import __version__
 from firmware.calld.admin import AdminError, AdminServer
 from firmware.calld.control import CallControl
+from firmware.calld.spans import SpanCallControl
 from firmware.config import Config, ConfigError, load_config
 from firmware.media import protocol as p
 from firmware.media.client import MediaLink, MediaLinkError
@@ -213,9 +214,9 @@ class Calld:
                 journal = self.journal.load(snapshot)
                 if journal:
                     log.info("recovering calls from %s", self.journal.path)
-                self.control = CallControl(self.config, now, journal=journal)
+                self.control = SpanCallControl(self.config, now, journal=journal)
             else:  # the link came back: carry on from our own state
-                self.control = CallControl(self.config, now, journal=self.control.checkpoint())
+                self.control = SpanCallControl(self.config, now, journal=self.control.checkpoint())
             self._set_media("up")
             pending: list[asyncio.Future[p.Reply]] = []
             try:

@@ -97,6 +97,9 @@ class TopicTree:
     def port_status(self, channel: int) -> str:
         return f"{self.base}/port/{int(channel)}/status"
 
+    def span_status(self, span: str) -> str:
+        return f"{self.base}/span/{segment(span)}/status"
+
     def event(self, kind: str) -> str:
         return f"{self.base}/event/{segment(kind)}"
 
@@ -185,6 +188,19 @@ _AGENT_STATE_FIELDS = (
     "reason",
 )
 _PORT_STATUS_FIELDS = ("channel", "kind", "name", "state", "since", "call_id")
+_SPAN_STATUS_FIELDS = (
+    "span",
+    "t",
+    "kind",
+    "switch",
+    "role",
+    "link",
+    "alarm",
+    "since",
+    "channels",
+    "calls",
+    "rejected",
+)
 _WAIT_FIELDS = ("call_id", "queue", "position", "origposition", "waittime")
 
 # fact type -> (event kind, the fact's fields in the payload after `t`)
@@ -243,6 +259,11 @@ def port_status(tree: TopicTree, p: f.PortStatus) -> StatusMessage:
     return StatusMessage(tree.port_status(p.channel), payload, retain=True, qos=QOS_STATE)
 
 
+def span_status(tree: TopicTree, s: f.SpanStatus) -> StatusMessage:
+    payload = {"schema": SCHEMA, **_fields(s, _SPAN_STATUS_FIELDS)}
+    return StatusMessage(tree.span_status(s.span), payload, retain=True, qos=QOS_STATE)
+
+
 def _event(tree: TopicTree, kind: str, t: float, **fields: Any) -> StatusMessage:
     payload = {"schema": SCHEMA, "kind": kind, "t": _t(t), **fields}
     return StatusMessage(tree.event(kind), payload, retain=False, qos=QOS_EVENT)
@@ -264,6 +285,8 @@ def messages_for(
             return [agent_state(tree, fact)]
         case f.PortStatus():
             return [port_status(tree, fact)]
+        case f.SpanStatus():
+            return [span_status(tree, fact)]
     shape = _EVENTS.get(type(fact))
     if shape is None:
         return []
