@@ -16,9 +16,11 @@ How it works
   sample (no added latency) with the time-domain weights; every 64 samples the weights are
   updated in the frequency domain (128-point FFTs, overlap-save gradient constraint):
   the update of every bin is normalised by the far end's power in that bin over the whole tail
-  (this whitens speech, which otherwise makes LMS converge slowly), and every tap gets an
-  IPNLMS proportionate gain (half uniform, half proportional to |w|, capped at 4) so the few
-  taps where a G.168 echo actually lies converge fast; each partition's normaliser is
+  (this whitens speech, which otherwise makes LMS converge slowly) plus a floor of a tenth of
+  that power's mean over the bins (so bins where the far end is weak do not turn line noise,
+  such as µ-law quantisation noise, into tap noise), and every tap gets an IPNLMS
+  proportionate gain (one eighth uniform, seven eighths proportional to |w|, capped at 4) so
+  the few taps where a G.168 echo actually lies converge fast; each partition's normaliser is
   weighted by its largest gain, which keeps the block update stable.
 - **Two paths** (foreground/background): the adapting *background* filter is never heard. Its
   weights are copied to the *foreground* (the filter whose output goes to the line) when its
@@ -28,13 +30,14 @@ How it works
   end passes unharmed and nothing diverges. When both filters do worse than no filter at all
   for 64 ms (which double talk cannot cause, only an echo path change), the background
   restarts from zero, which re-converges faster than unlearning the old path. The step shrinks
-  once the background removes more than 12 dB (down to 30 %, less misadjustment from line
-  noise). Adaptation runs only while the far end talks (above -42 dBm0 within the tail) and the
-  canceller is enabled. On a copy the foreground keeps only the partitions from the first to
-  the last one holding a tap within 34 dB of the largest, so the output filter (run per sample)
-  spans the echo, not the whole tail; the background's output is only needed per frame and is
-  computed by overlap-save in the frequency domain (in the compiled kernel; the twin runs it in
-  the time domain, the same numbers up to rounding).
+  once the background removes more than 16.5 dB (down to 30 %, less misadjustment from line
+  noise), and is halved in a frame where double talk was flagged. Adaptation runs only while
+  the far end talks (above -42 dBm0 within the tail) and the canceller is enabled. On a copy
+  the foreground keeps only the partitions from the first to the last one holding a tap within
+  34 dB of the largest, so the output filter (run per sample) spans the echo, not the whole
+  tail; the background's output is only needed per frame and is computed by overlap-save in
+  the frequency domain (in the compiled kernel; the twin runs it in the time domain, the same
+  numbers up to rounding).
 - **NLP and comfort noise**: while the far end talks and the error is 6 dB or more below the
   echo estimate (so it can only be residual echo), the output fades (6 ms) to comfort noise,
   white noise at the level of the line's background noise (minimum statistics of the error, rising
@@ -46,14 +49,14 @@ How it works
   reversal (fax, G.164 echo-suppressor disabling) does not disable it.
 
 The compiled kernel (`_echo.pyx`) and the pure-Python twin (`_echo_ref.py`) run the same
-algorithm and constants (the kernel imports them from the twin); the kernel's filters and
-gradient FFTs are float32 with an AVX2/FMA clone (GCC target_clones, plain x86-64 fallback), the
-twin's float64; on speech their int16 outputs agree within 1 LSB.
+algorithm and constants (the kernel imports them from the twin); the kernel keeps the background
+filter and the far-end spectra in float32 in a "lane layout" (eight 128-point transforms of two
+partitions each per vector operation, pruned FFTs, no bit-reversal pass) with an AVX2/FMA clone
+(GCC target_clones, plain x86-64 fallback), the twin runs float64; on speech their int16
+outputs agree within 1 LSB.
 
 Limits: one echo path per call within the tail; the NLP decides on power, so near-end speech
-more than 6 dB below the echo estimate is treated as echo; on a µ-law line at -30 dBm0 with
-20 dB ERL the linear stage reaches 18–19 dB (not 20) two seconds after the far end starts,
-because the echo is only 22–28 dB above its own µ-law quantisation noise there.
+more than 6 dB below the echo estimate is treated as echo.
 """
 
 from __future__ import annotations

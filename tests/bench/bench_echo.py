@@ -7,8 +7,9 @@ steady state over [6,10) s) is printed. Linear cancellers are compared without N
 none in its echo canceller); callbox and spandsp are also shown with their NLP.
 
 Speed: channels per core in real time, from the best of 5 runs over the same 10 s of audio, in
-CPU time of this process (the machines are shared; wall-clock time would count other jobs):
-callbox through its Python API (one call per 20 ms block, as the media engine calls it), the
+CPU time of this process (the machines are shared; wall-clock time would count other jobs),
+in three rounds (printed: each round's ratios, the channels per core of the median round, the
+median ratios). callbox runs through its Python API (one call per 20 ms block, as the media engine calls it), the
 anchors through a C loop (bench_echo_shim.c, no Python per frame; this favours them). Also the
 share of one core that 120 trunk channels (four E1 spans) cost.
 
@@ -42,6 +43,8 @@ RATE = 8000
 SECONDS = 10
 TAPS = 1024
 BLOCK = 160
+ROUNDS = 3
+REPEATS = 5
 SPANDSP_ADAPTION, SPANDSP_NLP, SPANDSP_CNG = 0x01, 0x02, 0x04
 SPANDSP_TX_HPF, SPANDSP_RX_HPF = 0x20, 0x40
 SPEEX_SET_SAMPLING_RATE = 24
@@ -156,27 +159,42 @@ def main() -> int:
                 cells.append(f"{one:>7.1f}{two:>6.1f}{steady:>7.1f}")
             print(f"{label:<30}" + "".join(cells))
 
-        # speed: the same 10 s (line D5) for every canceller, best of 5, interleaved
+        # speed: the same 10 s (line D5) for every canceller, best of 5 interleaved runs per
+        # round; three rounds, the ratios of each round and their median (shared machines)
         far = far_speech(SECONDS, -20.0)
         sent, near, _ = line_return(far, LineEcho("D5", 20.0, 10.0))
-        best = {name: math.inf for name in runs}
-        for _ in range(5):
-            for name, fn in runs.items():
-                t0 = time.process_time()
-                fn(sent, near)
-                best[name] = min(best[name], time.process_time() - t0)
-        print(f"\nChannels per core in real time at {TAPS} taps (best of 5, {SECONDS} s of audio)")
+        rounds: list[dict[str, float]] = []
+        for _ in range(ROUNDS):
+            best = {name: math.inf for name in runs}
+            for _ in range(REPEATS):
+                for name, fn in runs.items():
+                    t0 = time.process_time()
+                    fn(sent, near)
+                    best[name] = min(best[name], time.process_time() - t0)
+            rounds.append(best)
+        pairs = (
+            ("callbox/speexdsp", "callbox", "speexdsp"),
+            ("callbox/spandsp", "callbox", "spandsp"),
+            ("callbox+NLP/spandsp+NLP", "callbox+NLP", "spandsp+NLP"),
+        )
+        print(
+            f"\nChannels per core in real time at {TAPS} taps ({SECONDS} s of audio, best of "
+            f"{REPEATS} per round, {ROUNDS} rounds, median round by callbox/speexdsp)"
+        )
+        for i, best in enumerate(rounds):
+            cells = ", ".join(f"{label} {best[b] / best[a]:.2f}" for label, a, b in pairs)
+            print(f"  round {i + 1}: {cells}")
+        order = sorted(rounds, key=lambda r: r["speexdsp"] / r["callbox"])
+        median = order[len(order) // 2]
         for name in runs:
-            chans = SECONDS / best[name]
+            chans = SECONDS / median[name]
             share = CHANNELS_120 / chans * 100.0
             print(
                 f"  {name:<13} {chans:8.0f} channels/core   120 channels = {share:5.1f} % of a core"
             )
-        print(
-            f"  ratio callbox/speexdsp {best['speexdsp'] / best['callbox']:.2f}, "
-            f"callbox/spandsp {best['spandsp'] / best['callbox']:.2f}, "
-            f"callbox+NLP/spandsp+NLP {best['spandsp+NLP'] / best['callbox+NLP']:.2f}"
-        )
+        for label, a, b in pairs:
+            ratios = sorted(r[b] / r[a] for r in rounds)
+            print(f"  median ratio {label:<24} {ratios[len(ratios) // 2]:.2f}")
     return 0
 
 
