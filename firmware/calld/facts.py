@@ -144,9 +144,8 @@ class CallCompleted:
 
 
 @dataclass(frozen=True)
-class CallAbandoned:
-    """The caller hung up while waiting in a queue. queue_log: ABANDON
-    `position|origposition|waittime`."""
+class _QueueExit:
+    """A caller left a queue without an agent: where it stood and how long it waited."""
 
     t: float
     call_id: str
@@ -157,16 +156,15 @@ class CallAbandoned:
 
 
 @dataclass(frozen=True)
-class CallTimedOut:
-    """The caller waited the queue's max_wait_s and was sent away. queue_log: EXITWITHTIMEOUT
+class CallAbandoned(_QueueExit):
+    """The caller hung up while waiting in a queue. queue_log: ABANDON
     `position|origposition|waittime`."""
 
-    t: float
-    call_id: str
-    queue: str
-    position: int
-    origposition: int
-    waittime: float
+
+@dataclass(frozen=True)
+class CallTimedOut(_QueueExit):
+    """The caller waited the queue's max_wait_s and was sent away. queue_log: EXITWITHTIMEOUT
+    `position|origposition|waittime`."""
 
 
 @dataclass(frozen=True)
@@ -203,8 +201,8 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
-class AgentLogin:
-    """queue_log: AGENTLOGIN `station channel name` (queue NONE), then ADDMEMBER per queue."""
+class _AgentAtStation:
+    """An agent arrived at or left a station; `queues` are the queues it serves."""
 
     t: float
     agent: str
@@ -214,21 +212,21 @@ class AgentLogin:
 
 
 @dataclass(frozen=True)
-class AgentLogoff:
+class AgentLogin(_AgentAtStation):
+    """queue_log: AGENTLOGIN `station channel name` (queue NONE), then ADDMEMBER per queue."""
+
+
+@dataclass(frozen=True)
+class AgentLogoff(_AgentAtStation):
     """queue_log: REMOVEMEMBER per queue, then AGENTLOGOFF `station|logintime`."""
 
-    t: float
-    agent: str
-    station: str
-    channel: int
-    queues: tuple[str, ...]
     logintime: float
     reason: str = "feature code"
 
 
 @dataclass(frozen=True)
-class AgentPaused:
-    """queue_log: PAUSE `reason` per queue the agent serves."""
+class _PauseChange:
+    """An agent's pause began or ended, with the pause reason, in every queue it serves."""
 
     t: float
     agent: str
@@ -237,13 +235,13 @@ class AgentPaused:
 
 
 @dataclass(frozen=True)
-class AgentUnpaused:
-    """queue_log: UNPAUSE `reason` per queue the agent serves."""
+class AgentPaused(_PauseChange):
+    """queue_log: PAUSE `reason` per queue the agent serves."""
 
-    t: float
-    agent: str
-    reason: str
-    queues: tuple[str, ...]
+
+@dataclass(frozen=True)
+class AgentUnpaused(_PauseChange):
+    """queue_log: UNPAUSE `reason` per queue the agent serves."""
 
 
 @dataclass(frozen=True)
