@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         queues=v.get("queues", {}),
         agents=v.get("agents", {}),
         ports={int(k): val for k, val in v.get("ports", {}).items()},
+        spans=v.get("spans", {}),
         recent=v.get("recent", []),
     )
     media, mqtt = snap.get("media", {}), snap.get("mqtt")

@@ -20,6 +20,7 @@ class BoxView:
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     ports: dict[int, dict[str, Any]] = field(default_factory=dict)
+    spans: dict[str, dict[str, Any]] = field(default_factory=dict)
     recent: list[dict[str, Any]] = field(default_factory=list)  # last events, newest last
     latest_t: float | None = None  # the newest media time seen in any payload
     max_recent: int = 8
@@ -41,6 +42,8 @@ class BoxView:
                 self._put(self.agents, name, payload)
             case ["port", channel, "status"] if channel.isdigit():
                 self._put(self.ports, int(channel), payload)
+            case ["span", name, "status"]:
+                self._put(self.spans, name, payload)
             case ["event", _kind] if payload:
                 self.recent = [*self.recent, payload][-self.max_recent :]
 
@@ -57,6 +60,7 @@ class BoxView:
             "queues": self.queues,
             "agents": self.agents,
             "ports": {str(k): v for k, v in self.ports.items()},
+            "spans": self.spans,
             "recent": self.recent,
         }
 
@@ -117,6 +121,24 @@ def render(view: BoxView, now: float | None, *, color: bool = True, title: str =
         )
     if not view.ports:
         out.append(f"{d}(no port status yet){r}")
+    if view.spans:
+        out += [
+            "",
+            f"{b}{'span':<10} {'type':<12} {'link':<5} {'alarm':<8} {'for':>6}  B-channels{r}",
+        ]
+        for name in sorted(view.spans):
+            s = view.spans[name]
+            chans = s.get("channels") or {}
+            counts = ", ".join(
+                f"{len(v)} {k.replace('_', ' ')}" for k, v in sorted(chans.items()) if v
+            )
+            rejected = sum((s.get("rejected") or {}).values())
+            kind = f"{s.get('kind', '')} {s.get('switch', '')}"
+            out.append(
+                f"{name[:10]:<10} {kind:<12} {s.get('link', '?'):<5} {s.get('alarm', '?'):<8} "
+                f"{_age(now, s.get('since')):>6}  {counts or '-'}"
+                + (f"  ({rejected} rejected)" if rejected else "")
+            )
     if view.recent:
         out += ["", f"{b}recent events{r}"]
         for e in view.recent[-5:]:

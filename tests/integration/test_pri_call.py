@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import subprocess
+import sys
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -195,3 +197,16 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
     assert any(s["channels"].get("in_use") == [1] and s["calls"] == 1 for s in spans), spans
     assert sim.wait("B-channel idle again", lambda: sub.on("span/carrier/status")[-1]["calls"] == 0)
     assert sub.on("span/carrier/status")[-1]["channels"]["idle"] == [1, 2, 3, 4]
+
+    # the console: `callbox status` draws the span from calld's view
+    out = subprocess.run(
+        [sys.executable, "-m", "firmware.cli", "status", "--socket", str(tmp / "calld.sock")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    row = next(ln for ln in out.stdout.splitlines() if ln.startswith("carrier "))
+    assert row.split()[1:5] == ["T1", "ni2", "up", "clear"], row
+    assert "4 idle, 19 out of service" in row, row
