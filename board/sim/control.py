@@ -23,9 +23,11 @@ Commands:
   logout / unpause {party}; pause {party, reason}
   state    {party?}                        the whole network, or one party
   heard    {party}                         {"party": .., "heard": [{"who", "t", "until", "rho"}]}
+  span_alarm {alarm: red|yellow|blue|recovering|clear}   layer 1 of the PRI span (pri.py)
   stats | time | subscribe {on?: true}     (subscribers get the event stream)
 Events (to subscribers): call, answered, heard {party, who}, connected, hangup {reason},
-  blocked, login, logout, call_end — each with "t" (virtual time).
+  blocked, login, logout, call_end; with a PRI span also pri {span, dir, message, channel,
+  cause, called, calling}, pri_link {span, up}, span_alarm {span, alarm} — each with "t".
 """
 
 from __future__ import annotations
@@ -317,13 +319,18 @@ class ControlServer:
             return party
         if "channel" in msg:
             ch = self._arg(msg, "channel", int)
-            if not 1 <= ch <= net.rows:
-                raise ControlError(f"no channel {ch} (1..{net.rows})")
+            if not 1 <= ch <= len(self.card.channels):
+                raise ControlError(f"no channel {ch} (1..{len(self.card.channels)})")
             if ch <= net.trunks:
                 caller = net.lines[ch - 1].caller
                 if caller is None:
                     raise ControlError(f"no caller on trunk channel {ch}")
                 return caller
+            if ch > net.trunks + net.stations:  # a PRI channel
+                line = self.card.span.by_channel.get(ch) if self.card.span else None
+                if line is None or line.caller is None:
+                    raise ControlError(f"no caller on PRI channel {ch}")
+                return line.caller
             return net.phones[ch - net.trunks - 1]
         raise ControlError("address a party with 'party' (name) or 'channel'")
 
@@ -336,6 +343,21 @@ class ControlServer:
         return target
 
     # command handlers
+
+    def _cmd_span_alarm(self, msg: dict[str, Any]) -> dict[str, Any]:
+        from board.card import Alarm
+
+        if self.card.span is None:
+            raise ControlError("span_alarm: the card has no PRI span (pri=T1|E1)")
+        name = self._arg(msg, "alarm", str)
+        try:
+            alarm = Alarm(name)
+        except ValueError:
+            raise ControlError(
+                f"span_alarm: {name!r} is not one of {', '.join(a.value for a in Alarm)}"
+            ) from None
+        self.card.span.set_alarm(alarm)
+        return {"span": self.card.span.number, "alarm": alarm.value}
 
     def _cmd_time(self, msg: dict[str, Any]) -> dict[str, Any]:
         return {"t": round(self.card.now, 3), "tick": self.card.network.tick}

@@ -143,15 +143,20 @@ class SpanLine:
     def __init__(self, span: SimSpan, timeslot: int, channel: int, row: int) -> None:
         self.span, self.timeslot, self.channel, self.row = span, timeslot, channel, row
         self.name = f"span-{span.number}-b{timeslot}"
-        self.state = "idle"  # idle | setup | answered
+        self._state = "idle"  # idle | setup | answered
         self.caller: Caller | None = None
         self.call_id: int | None = None
         self.box_offhook = False  # the box answered (CONNECT): for snapshots, like a CoLine
         self.cause: int | None = None  # cause of the last clearing
 
     @property
+    def state(self) -> str:
+        """idle | setup | answered; "span down" when idle on a span without a data link."""
+        return "span down" if self._state == "idle" and not self.span.usable else self._state
+
+    @property
     def idle(self) -> bool:
-        return self.state == "idle" and self.caller is None and self.span.usable
+        return self._state == "idle" and self.caller is None and self.span.usable
 
     def incoming(
         self, caller: Caller, number: str | None, name: str | None, datetime: str | None = None
@@ -160,7 +165,7 @@ class SpanLine:
             raise RuntimeError(f"{self.name} is {self.state}")
         self.caller = caller
         caller.line = self  # type: ignore[assignment]  # a SpanLine stands in for a CoLine
-        self.state = "setup"
+        self._state = "setup"
         self.cause = None
         self.span.setup(self, number, name)
 
@@ -175,7 +180,7 @@ class SpanLine:
 
     def released(self, cause: int) -> None:
         """The call is gone on the D-channel (the box cleared it, or it failed)."""
-        self.state, self.call_id, self.cause, self.box_offhook = "idle", None, cause, False
+        self._state, self.call_id, self.cause, self.box_offhook = "idle", None, cause, False
         self.span.net.connected[self.row] = False
         caller, self.caller = self.caller, None
         if caller is not None:
@@ -183,7 +188,7 @@ class SpanLine:
             caller.on_box_hangup()
 
     def answered(self) -> None:
-        self.state, self.box_offhook = "answered", True
+        self._state, self.box_offhook = "answered", True
         self.span.net.connected[self.row] = True
         if self.caller is not None:
             self.caller.on_answered()
@@ -295,13 +300,11 @@ class SimSpan:
     # ---- calls ---------------------------------------------------------------------------------
 
     def setup(self, line: SpanLine, number: str | None, name: str | None) -> None:
-        private = number == "P"
+        # a withheld number ("P") or none: no Calling party number IE ("not available")
         call_id = self.stack.place_call(
             self.called,
-            "" if private or number is None else number,
+            "" if number in (None, "P") else str(number),
             line.timeslot,
-            calling_type=0,
-            presentation=1 if private else 0,
             display=name or None,
             now=self.net.now,
         )
