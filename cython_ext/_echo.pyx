@@ -38,6 +38,7 @@ cdef extern from *:
     typedef unsigned int ec_v8u __attribute__((vector_size(32), aligned(4)));
     typedef int ec_v8i __attribute__((vector_size(32)));
     typedef float ec_v8f __attribute__((vector_size(32)));
+    typedef double ec_v4d __attribute__((vector_size(32), aligned(8)));
 
     /* The background filter lives in "lane layout": partitions are taken 16 at a time (a
        group); in group g, lane l holds partition 16g + 2l in plane a and 16g + 2l + 1 in plane
@@ -99,7 +100,7 @@ cdef extern from *:
             re[k + 64] = ar * wr - ai * wi;
             im[k + 64] = ar * wi + ai * wr;
         }
-        for (s = 64; s >= 2; s >>= 1) {
+        for (s = 64; s >= 8; s >>= 1) {
             h = s >> 1;
             step = 128 / s;
             for (k = 0; k < h; k++) {
@@ -117,6 +118,18 @@ cdef extern from *:
                 }
             }
         }
+        for (i = 0; i < 128; i += 4) {
+            /* span 4 (twiddles 1, -i), then span 2: no products */
+            ar = re[i]; ai = im[i]; br = re[i + 2]; bi = im[i + 2];
+            re[i] = ar + br; im[i] = ai + bi; re[i + 2] = ar - br; im[i + 2] = ai - bi;
+            ar = re[i + 1]; ai = im[i + 1]; br = re[i + 3]; bi = im[i + 3];
+            re[i + 1] = ar + br; im[i + 1] = ai + bi;
+            re[i + 3] = ai - bi; im[i + 3] = br - ar;
+            ar = re[i]; ai = im[i]; br = re[i + 1]; bi = im[i + 1];
+            re[i] = ar + br; im[i] = ai + bi; re[i + 1] = ar - br; im[i + 1] = ai - bi;
+            ar = re[i + 2]; ai = im[i + 2]; br = re[i + 3]; bi = im[i + 3];
+            re[i + 2] = ar + br; im[i + 2] = ai + bi; re[i + 3] = ar - br; im[i + 3] = ai - bi;
+        }
     }
 
     /* Inverse 128-point FFTs of eight lanes: bit-reversed order in (bin k in row
@@ -125,9 +138,21 @@ cdef extern from *:
     EC_CLONES static void ec_fft_x8_inv_top(ec_v8 *re, ec_v8 *im)
     {
         int s, h, i, k, step;
-        ec_v8 ar, ai, tr, ti;
+        ec_v8 ar, ai, tr, ti, br, bi;
         float wr, wi;
-        for (s = 2; s <= 64; s <<= 1) {
+        for (i = 0; i < 128; i += 4) {
+            /* span 2, then span 4 (twiddles 1, +i): no products */
+            ar = re[i]; ai = im[i]; br = re[i + 1]; bi = im[i + 1];
+            re[i] = ar + br; im[i] = ai + bi; re[i + 1] = ar - br; im[i + 1] = ai - bi;
+            ar = re[i + 2]; ai = im[i + 2]; br = re[i + 3]; bi = im[i + 3];
+            re[i + 2] = ar + br; im[i + 2] = ai + bi; re[i + 3] = ar - br; im[i + 3] = ai - bi;
+            ar = re[i]; ai = im[i]; br = re[i + 2]; bi = im[i + 2];
+            re[i] = ar + br; im[i] = ai + bi; re[i + 2] = ar - br; im[i + 2] = ai - bi;
+            ar = re[i + 1]; ai = im[i + 1]; tr = -im[i + 3]; ti = re[i + 3];
+            re[i + 1] = ar + tr; im[i + 1] = ai + ti;
+            re[i + 3] = ar - tr; im[i + 3] = ai - ti;
+        }
+        for (s = 8; s <= 64; s <<= 1) {
             h = s >> 1;
             step = 128 / s;
             for (k = 0; k < h; k++) {
@@ -156,10 +181,10 @@ cdef extern from *:
        bit-reversed in, natural out (dir +1, conjugate twiddles); unscaled. The twiddles of the
        stage of span s are contiguous (ec_tw64s_*[64 - s + k] = e^{-2 pi i k / s}), so the
        loops over k vectorise; the last two stages (twiddles 1 and -i) have no products. */
-    EC_CLONES static void ec_fft64(double *restrict re, double *restrict im, int dir)
+    EC_CLONES static void ec_fft64(double *re, double *im, int dir)
     {
         int s, h, j, k;
-        double ar, ai, br, bi, dr, di, tr, ti;
+        double ar, ai, br, bi, tr, ti;
         const double *wr, *wi;
         if (dir < 0) {
             for (s = 64; s >= 8; s >>= 1) {
@@ -167,17 +192,18 @@ cdef extern from *:
                 wr = ec_tw64s_re + 64 - s;
                 wi = ec_tw64s_im + 64 - s;
                 for (j = 0; j < 64; j += s) {
-                    double *restrict r0 = re + j, *restrict i0 = im + j;
-                    double *restrict r1 = re + j + h, *restrict i1 = im + j + h;
-                    for (k = 0; k < h; k++) {
-                        ar = r0[k]; ai = i0[k];
-                        br = r1[k]; bi = i1[k];
-                        r0[k] = ar + br;
-                        i0[k] = ai + bi;
-                        dr = ar - br;
-                        di = ai - bi;
-                        r1[k] = dr * wr[k] - di * wi[k];
-                        i1[k] = dr * wi[k] + di * wr[k];
+                    for (k = 0; k < h; k += 4) {
+                        ec_v4d *r0 = (ec_v4d *)(re + j + k), *i0 = (ec_v4d *)(im + j + k);
+                        ec_v4d *r1 = (ec_v4d *)(re + j + h + k);
+                        ec_v4d *i1 = (ec_v4d *)(im + j + h + k);
+                        ec_v4d vwr = *(const ec_v4d *)(wr + k), vwi = *(const ec_v4d *)(wi + k);
+                        ec_v4d var = *r0, vai = *i0, vbr = *r1, vbi = *i1, vdr, vdi;
+                        *r0 = var + vbr;
+                        *i0 = vai + vbi;
+                        vdr = var - vbr;
+                        vdi = vai - vbi;
+                        *r1 = vdr * vwr - vdi * vwi;
+                        *i1 = vdr * vwi + vdi * vwr;
                     }
                 }
             }
@@ -213,16 +239,18 @@ cdef extern from *:
                 wr = ec_tw64s_re + 64 - s;
                 wi = ec_tw64s_im + 64 - s;
                 for (j = 0; j < 64; j += s) {
-                    double *restrict r0 = re + j, *restrict i0 = im + j;
-                    double *restrict r1 = re + j + h, *restrict i1 = im + j + h;
-                    for (k = 0; k < h; k++) {
-                        tr = r1[k] * wr[k] + i1[k] * wi[k];  /* conjugate twiddle */
-                        ti = i1[k] * wr[k] - r1[k] * wi[k];
-                        ar = r0[k]; ai = i0[k];
-                        r1[k] = ar - tr;
-                        i1[k] = ai - ti;
-                        r0[k] = ar + tr;
-                        i0[k] = ai + ti;
+                    for (k = 0; k < h; k += 4) {
+                        ec_v4d *r0 = (ec_v4d *)(re + j + k), *i0 = (ec_v4d *)(im + j + k);
+                        ec_v4d *r1 = (ec_v4d *)(re + j + h + k);
+                        ec_v4d *i1 = (ec_v4d *)(im + j + h + k);
+                        ec_v4d vwr = *(const ec_v4d *)(wr + k), vwi = *(const ec_v4d *)(wi + k);
+                        ec_v4d vtr = *r1 * vwr + *i1 * vwi;  /* conjugate twiddle */
+                        ec_v4d vti = *i1 * vwr - *r1 * vwi;
+                        ec_v4d var = *r0, vai = *i0;
+                        *r1 = var - vtr;
+                        *i1 = vai - vti;
+                        *r0 = var + vtr;
+                        *i0 = vai + vti;
                     }
                 }
             }
