@@ -112,11 +112,11 @@ def render(view: BoxView, now: float | None, *, color: bool = True, title: str =
         )
     if not view.agents:
         out.append(f"{d}(no agent state yet){r}")
-    out += ["", f"{b}{'line':<5} {'kind':<4} {'name':<8} {'state':<10} {'for':>6}  call{r}"]
+    out += ["", f"{b}{'line':<5} {'kind':<5} {'name':<8} {'state':<10} {'for':>6}  call{r}"]
     for ch in sorted(view.ports):
         p = view.ports[ch]
         out.append(
-            f"{ch:<5} {p.get('kind', ''):<4} {str(p.get('name', ''))[:8]:<8} "
+            f"{ch:<5} {p.get('kind', ''):<5} {str(p.get('name', ''))[:8]:<8} "
             f"{p.get('state', '?'):<10} {_age(now, p.get('since')):>6}  {p.get('call_id', '')}"
         )
     if not view.ports:
