@@ -10,6 +10,8 @@ from card_contract import *  # noqa: F403 - the contract's tests and fixtures
     params=[
         "sim://?trunks=2&stations=3&seed=1&start=1700000000",
         "sim://?trunks=1&stations=1&law=alaw&zone=uk&echo=all&noise=off&block=80",
+        "sim://?trunks=2&stations=2&seed=1&pri=T1",  # bchan/dchan channels (board/sim/pri.py)
+        "sim://?trunks=1&stations=1&law=alaw&zone=uk&pri=E1&block=80",
     ]
 )
 def card_url(request: pytest.FixtureRequest) -> str:
