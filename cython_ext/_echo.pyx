@@ -17,7 +17,7 @@ constants come from the twin module, so both implementations use the same number
 
 from libc.math cimport lrint, sqrt, log10
 from libc.stdint cimport int16_t, uint32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memmove, memset
 
 import numpy as np
 
@@ -523,20 +523,53 @@ cdef extern from *:
         }
     }
 
-    /* One dot product, n a multiple of 64 (possibly 0). Four accumulators of eight lanes, so
-       the FMA latency does not serialise the loop. */
+    /* The foreground's output: dot products of the taps `a` (n, a multiple of 64, possibly 0)
+       with the far end from x. ec_dot4 computes four consecutive outputs (x, x + 1, x + 2,
+       x + 3) sharing the tap loads; ec_dot one. Both sum in exactly the same order (two
+       accumulators of eight lanes each, then the same lane reduction), so an output does not
+       depend on which of the two computed it, i.e. on how the signal was cut into blocks. */
+    #define EC_REDUCE(s) ((double)(((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))))
     EC_CLONES static double ec_dot(const float *x, const float *a, int n)
     {
-        ec_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, s;
+        ec_v8 a0 = {0}, a1 = {0}, s;
         int i;
-        for (i = 0; i < n; i += 32) {
+        for (i = 0; i < n; i += 16) {
             a0 += *(const ec_v8 *)(a + i) * *(const ec_v8 *)(x + i);
             a1 += *(const ec_v8 *)(a + i + 8) * *(const ec_v8 *)(x + i + 8);
-            a2 += *(const ec_v8 *)(a + i + 16) * *(const ec_v8 *)(x + i + 16);
-            a3 += *(const ec_v8 *)(a + i + 24) * *(const ec_v8 *)(x + i + 24);
         }
-        s = (a0 + a1) + (a2 + a3);
-        return (double)(((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])));
+        s = a0 + a1;
+        return EC_REDUCE(s);
+    }
+
+    EC_CLONES static void ec_dot4(const float *x, const float *a, int n, double *out)
+    {
+        ec_v8 p0 = {0}, p1 = {0}, q0 = {0}, q1 = {0}, r0 = {0}, r1 = {0}, t0 = {0}, t1 = {0};
+        ec_v8 w0, w1, s;
+        int i;
+        for (i = 0; i < n; i += 16) {
+            w0 = *(const ec_v8 *)(a + i);
+            w1 = *(const ec_v8 *)(a + i + 8);
+            p0 += w0 * *(const ec_v8 *)(x + i);
+            p1 += w1 * *(const ec_v8 *)(x + i + 8);
+            q0 += w0 * *(const ec_v8 *)(x + i + 1);
+            q1 += w1 * *(const ec_v8 *)(x + i + 9);
+            r0 += w0 * *(const ec_v8 *)(x + i + 2);
+            r1 += w1 * *(const ec_v8 *)(x + i + 10);
+            t0 += w0 * *(const ec_v8 *)(x + i + 3);
+            t1 += w1 * *(const ec_v8 *)(x + i + 11);
+        }
+        s = p0 + p1; out[0] = EC_REDUCE(s);
+        s = q0 + q1; out[1] = EC_REDUCE(s);
+        s = r0 + r1; out[2] = EC_REDUCE(s);
+        s = t0 + t1; out[3] = EC_REDUCE(s);
+    }
+
+    /* Taps in reverse order (the foreground runs over the far end oldest first). */
+    static void ec_reverse(const float *w, int n, float *r)
+    {
+        int i;
+        for (i = 0; i < n; i++)
+            r[i] = w[n - 1 - i];
     }
 
     /* |w| maxima per 64-tap partition of the foreground (natural order, for its trim). */
@@ -570,6 +603,8 @@ cdef extern from *:
     void ec_lanes_to_taps(const float *wl, int parts, float *w) noexcept nogil
     void ec_taps_to_lanes(const float *w, int parts, float *wl) noexcept nogil
     double ec_dot(const float *x, const float *a, int n) noexcept nogil
+    void ec_dot4(const float *x, const float *a, int n, double *out) noexcept nogil
+    void ec_reverse(const float *w, int n, float *r) noexcept nogil
     void ec_part_max(const float *w, int parts, float *part_max) noexcept nogil
 
 DEF FRAME = 64
@@ -673,8 +708,9 @@ cdef class EchoCanceller:
     cdef float *w_fg  # foreground (output) taps, natural order
     cdef float *wl  # background (adapting) taps, lane layout
     cdef float *xl  # far-end spectra of the last `parts` frames, lane layout
-    cdef float *xbuf  # far end, newest first: ring of 2*taps, each sample written twice
-    cdef int xpos
+    cdef float *w_rev  # the foreground's taps reversed: w_rev[j] = w_fg[taps - 1 - j]
+    cdef float *xlin  # far end, oldest first: taps + FRAME; the frame's sample f at taps + f
+    cdef double y_seg[FRAME]  # the foreground's output over the current segment
     cdef int fg_lo, fg_len  # the foreground filter's span (taps)
     cdef double *far_frames  # parts + 1, ring
     cdef int far_head
@@ -725,7 +761,8 @@ cdef class EchoCanceller:
             "w_fg": np.zeros(taps, np.float32),
             "wl": np.zeros(self.groups * WGROUP, np.float32),
             "xl": np.zeros(self.groups * XGROUP, np.float32),
-            "xbuf": np.zeros(2 * taps, np.float32),
+            "w_rev": np.zeros(taps, np.float32),
+            "xlin": np.zeros(taps + FRAME, np.float32),
             "far_frames": np.zeros(self.parts + 1),
             "part_gain": np.zeros(self.groups * 16, np.float32),
             "part_abs": np.zeros(self.groups * 16, np.float32),
@@ -736,7 +773,8 @@ cdef class EchoCanceller:
         f32 = arrays["w_fg"]; self.w_fg = &f32[0]
         f32 = arrays["wl"]; self.wl = &f32[0]
         f32 = arrays["xl"]; self.xl = &f32[0]
-        f32 = arrays["xbuf"]; self.xbuf = &f32[0]
+        f32 = arrays["w_rev"]; self.w_rev = &f32[0]
+        f32 = arrays["xlin"]; self.xlin = &f32[0]
         f64 = arrays["far_frames"]; self.far_frames = &f64[0]
         f32 = arrays["part_gain"]; self.part_gain = &f32[0]
         f32 = arrays["part_abs"]; self.part_abs = &f32[0]
@@ -747,7 +785,6 @@ cdef class EchoCanceller:
     def reset(self):
         for arr in self._keep.values():
             arr[:] = 0
-        self.xpos = 0
         self.fg_lo = self.fg_len = 0
         self.far_head = 0
         self.hpf_x = self.hpf_d = 0.0
@@ -814,32 +851,48 @@ cdef class EchoCanceller:
 
     cdef void _run(self, const int16_t *far, const int16_t *near, int16_t *out,
                    Py_ssize_t n) noexcept nogil:
-        cdef Py_ssize_t i
-        cdef int t = self.taps
-        cdef double xr, dr, x, d, y_fg, e_fg
-        for i in range(n):
-            xr = far[i]
-            dr = near[i]
-            if self.highpass:
-                x = HPF_GAIN * xr + self.hpf_x
-                self.hpf_x = -HPF_GAIN * xr + HPF_POLE * x
-                d = HPF_GAIN * dr + self.hpf_d
-                self.hpf_d = -HPF_GAIN * dr + HPF_POLE * d
-            else:
-                x = xr
-                d = dr
-            # xbuf[xpos + k] is x(n - k) for k < taps
-            self.xpos = self.xpos - 1 if self.xpos > 0 else t - 1
-            self.xbuf[self.xpos] = <float>x
-            self.xbuf[self.xpos + t] = <float>x
-            y_fg = ec_dot(&self.xbuf[self.xpos + self.fg_lo], &self.w_fg[self.fg_lo], self.fg_len)
-            e_fg = d - y_fg
-            self.d_frame[self.fill] = d  # the background's output is computed per frame
-            self.x_frame_energy += x * x
-            self.d_energy += d * d
-            self.ef_energy += e_fg * e_fg
-            out[i] = self._sample(xr, dr, e_fg, y_fg, near[i])
-            self.fill += 1
+        cdef Py_ssize_t i = 0, seg, k
+        cdef int t = self.taps, f0, j0
+        cdef double xr, dr, x, d, e_fg
+        cdef float *xs
+        while i < n:
+            # a segment: up to the end of the current frame (the foreground is fixed within it)
+            seg = FRAME - self.fill
+            if seg > n - i:
+                seg = n - i
+            f0 = self.fill
+            for k in range(seg):
+                xr = far[i + k]
+                dr = near[i + k]
+                if self.highpass:
+                    x = HPF_GAIN * xr + self.hpf_x
+                    self.hpf_x = -HPF_GAIN * xr + HPF_POLE * x
+                    d = HPF_GAIN * dr + self.hpf_d
+                    self.hpf_d = -HPF_GAIN * dr + HPF_POLE * d
+                else:
+                    x = xr
+                    d = dr
+                self.xlin[t + f0 + k] = <float>x
+                self.d_frame[f0 + k] = d  # the background's output is computed per frame
+                self.x_frame_energy += x * x
+                self.d_energy += d * d
+            # foreground output: y(f) = sum over j of w_rev[j] * xlin[f + 1 + j], over its span
+            j0 = t - self.fg_lo - self.fg_len
+            xs = self.xlin + f0 + 1 + j0
+            k = 0
+            while k + 4 <= seg:
+                ec_dot4(xs + k, self.w_rev + j0, self.fg_len, &self.y_seg[k])
+                k += 4
+            while k < seg:
+                self.y_seg[k] = ec_dot(xs + k, self.w_rev + j0, self.fg_len)
+                k += 1
+            for k in range(seg):
+                e_fg = self.d_frame[f0 + k] - self.y_seg[k]
+                self.ef_energy += e_fg * e_fg
+                out[i + k] = self._sample(far[i + k], near[i + k], e_fg, self.y_seg[k],
+                                          near[i + k])
+            i += seg
+            self.fill += seg
             if self.fill == FRAME:
                 self._frame()
                 self.fill = 0
@@ -953,7 +1006,8 @@ cdef class EchoCanceller:
         cdef double inv, mu, ratio, reg
         # newest far-end window (last NFFT samples, oldest first)
         for i in range(NFFT):
-            self.win[i] = self.xbuf[self.xpos + NFFT - 1 - i]
+            self.win[i] = self.xlin[t + FRAME - NFFT + i]
+        memmove(self.xlin, self.xlin + FRAME, t * sizeof(float))
         ec_rfft128(self.win, self.x_re, self.x_im)
         ec_push_spectrum(self.xl, self.groups, p, self.x_re, self.x_im)
         self.far_head = self.far_head - 1 if self.far_head > 0 else p
@@ -987,6 +1041,7 @@ cdef class EchoCanceller:
             if self.better >= COPY_FRAMES:
                 ec_lanes_to_taps(self.wl, p, self.w_fg)
                 self._trim_foreground()
+                ec_reverse(self.w_fg, t, self.w_rev)
                 self.efs = self.ebs
                 self.better = 0
                 self.copies += 1
