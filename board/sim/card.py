@@ -506,9 +506,13 @@ class SimCard(Card):
             return gen
 
     def stop_traffic(self) -> dict[str, Any] | None:
+        """Stop arrivals; the generator stays (its `stats` count the calls still up as they end)."""
         with self.lock:
-            gen, self.network.traffic = self.network.traffic, None
-            return gen.stats() if gen is not None else None
+            gen = self.network.traffic
+            if gen is None:
+                return None
+            gen.stop()
+            return gen.stats()
 
     def snapshot(self) -> dict[str, Any]:
         """Lines, phones and parties as plain data (the control socket's `state`)."""

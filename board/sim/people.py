@@ -61,6 +61,8 @@ GREETING_QUIET = 1.2  # seconds of quiet that end a prompt
 CONFIRM_QUIET = 0.8
 RATE_SPREAD = 0.08
 TURN_YIELD = 2.0  # extra quiet a person waits for after its own turn
+AGENT_HELLOS = 3  # a nailed-up agent says hello this many times to a silent line
+HELLO_WAIT = 4.0  # seconds it waits for the caller after each hello
 
 
 @dataclass(frozen=True)
@@ -443,6 +445,8 @@ class Agent(Party):
         self.last_heard_caller = -math.inf
         self.calls = 0
         self.pending: deque[tuple[str, str]] = deque()
+        # nailed: sound heard after this time is a call arriving (beep + whisper)
+        self.free_since: float | None = None
         phone.occupant = self
         net.parties[self.name] = self
 
@@ -495,7 +499,10 @@ class Agent(Party):
             if self.mode == "ring":
                 yield (self.when(lambda: self.phone.ringing or bool(self.pending)), math.inf)
             else:
-                yield (self._sound_since(self.now), math.inf)
+                # a beep and whisper that came while the last call was winding down count too
+                since = self.now if self.free_since is None else min(self.free_since, self.now)
+                self.free_since = None
+                yield (self._sound_since(since), math.inf)
             if self.pending and not (self.mode == "ring" and self.phone.ringing):
                 yield from self._do_pending()
                 continue
@@ -535,11 +542,18 @@ class Agent(Party):
         t = self.now
         # the beep and whisper: wait for them to end (or for 2 s of nothing at all)
         yield (lambda: self.quiet_for(0.6) and self.now - t >= 0.6, t + 15.0)
-        self.say_phrase(0)
-        yield (lambda: not self.speaking, math.inf)
-        met = yield (self.when(lambda: self.caller is not None), self.now + 10.0)
-        if not met:
+        # greet; on a silent line say hello again (the caller may be connected only after the
+        # whisper, or what sounded like a call was the box's hang-up tone)
+        first_hello = self.now
+        for _ in range(AGENT_HELLOS):
+            self.say_phrase(0)
+            yield (lambda: not self.speaking, math.inf)
+            met = yield (self.when(lambda: self.caller is not None), self.now + HELLO_WAIT)
+            if met:
+                break
+        else:
             self._hang_up_call("no caller heard")
+            self.free_since = first_hello  # a whisper during the hellos is a call
             return
         self.state = "talking"
         self.calls += 1
@@ -560,20 +574,29 @@ class Agent(Party):
             return bool(why)
 
         yield from self._converse(end, gone)
-        self._hang_up_call(why or "done")
+        if not self._hang_up_call(why or "done"):
+            # the caller hung up: the box may offer the next call at once (beep and whisper while
+            # the agent still listens for the old caller): sound after the caller's last words
+            self.free_since = min(self.now, self.last_heard_caller + 0.5)
 
-    def _hang_up_call(self, reason: str) -> None:
+    def _hang_up_call(self, reason: str) -> bool:
+        """End the call from this side; True when the agent released it (hook or flash)."""
+        released = True
         if self.mode == "ring":
             self.phone.on_hook()
         elif self.caller is not None and self.now - self.last_heard_caller < 3.0:
             self.phone.flash()  # nailed: release the call, stay off hook
+        else:
+            released = False
         self.net.notify("call_end", party=self.name, who=self.caller, reason=reason)
+        return released
 
     def _wrapup(self) -> Script:
         self.state = "wrapup"
-        if self.wrapup is not None:
+        if self.wrapup is not None and self.wrapup > 0:
             yield self.sleep(self.wrapup)
             yield from self._feature(self.codes.wrapup_done)
+            self.free_since = None
         elif self.mode == "nailed":
             yield self.sleep(1.0)
 

@@ -126,6 +126,7 @@ class TrafficGenerator:
         self._place = place
         self.offered = 0
         self.blocked = 0
+        self.active = True  # False after `stop()`: no more arrivals; calls up still counted
         self.ended_by: dict[str, int] = {}
         self.next_arrival = start + self._gap()
         choices = sorted(params.ivr.items())
@@ -164,8 +165,12 @@ class TrafficGenerator:
             ring_patience=p.ring_patience,
         )
 
+    def stop(self) -> None:
+        """No more arrivals; the calls already placed keep being counted as they end."""
+        self.active = False
+
     def tick(self, now: float) -> None:
-        while self.next_arrival <= now:
+        while self.active and self.next_arrival <= now:
             arrival = self.next_arrival
             self.next_arrival += self._gap()
             plan = self.plan(arrival)
@@ -182,7 +187,9 @@ class TrafficGenerator:
             "calls_per_hour": self.params.calls_per_hour,
             "aht": self.params.aht,
             "patience": self.params.patience,
+            "active": self.active,
             "offered": self.offered,
             "blocked": self.blocked,
             "ended": dict(sorted(self.ended_by.items())),
+            "up": self.offered - self.blocked - sum(self.ended_by.values()),
         }

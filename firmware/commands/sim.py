@@ -96,8 +96,8 @@ def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) 
         f"&control={workdir / 'sim.sock'}&start={SIM_EPOCH}"
         f"&traffic={args.calls_per_hour:g}&aht={args.aht:g}&patience={args.patience:g}"
         f"&ivr=1:1&agent_ends=0&agents={args.agents}&agent_first={FIRST_AGENT}&pin={pin}"
-        f"&agent_mode={args.mode}&wrapup={args.wrapup:g}"
-    )
+        f"&agent_mode={args.mode}"
+    )  # no `wrapup=`: the box's wrap-up timer (the queue's wrapup_s) ends each wrap-up
     cfg["board"] = dict(base.get("board", {}), card=card)
     box["virtual_start"] = SIM_EPOCH
     media = dict(base.get("media", {}))
@@ -251,9 +251,10 @@ def run_box(cfg_path: Path, workdir: Path, args: argparse.Namespace) -> float:
                 control.call("traffic", on=False)
                 traffic_on = False
             if not traffic_on:
-                stats = control.call("stats")["traffic"] or {}
-                ended = sum(stats.get("ended", {}).values())
-                if stats.get("offered", 0) - stats.get("blocked", 0) - ended <= 0:
+                stats = control.call("stats")["traffic"]
+                if stats is None:
+                    raise SimRunError("the simulated card has no traffic generator")
+                if stats["up"] <= 0:  # every call placed has ended: the day is drained
                     return now - t0
                 if now >= drain_limit:
                     raise SimRunError(f"calls still up {now - stop_at:.0f} s after arrivals ended")
