@@ -26,7 +26,8 @@ After the data link first comes up the box RESTARTs the whole interface, as a PB
 start-up, so no B-channel is left in a state only the far end remembers.
 
 Limit: the ISDN call state is not in the journal. When calld restarts, the media engine keeps
-the audio, but PRI calls are not recovered: their audio is stopped and the RESTART clears them.
+the audio, but PRI calls are not recovered: recovery ends them with their records (CDR,
+queue_log), stops their audio, and the RESTART clears them at the carrier.
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ class SpanCallControl(CallControl):
             self.spans[span.name] = link
             self.span_of_dchannel[span.dchannel] = link
             self.span_of_card_span[span.card_span] = link
+            for ch in span.bchannels:
+                self.span_of_bchannel[ch] = link
+        self._add_span_trunks()
+
+    def _add_span_trunks(self) -> None:
+        """Every provisioned B-channel is a trunk, in a group named after its span."""
+        for span in self.config.spans.values():
+            if span.isdn.role != "cpe":
+                continue
             group = TrunkGroup(
                 name=span.name,
                 channels=tuple(span.bchannels),
@@ -115,8 +125,13 @@ class SpanCallControl(CallControl):
                 number=span.number,
             )
             for ch in span.bchannels:
-                self.span_of_bchannel[ch] = link
                 self.trunks[ch] = group
+
+    def _load(self, j: dict[str, Any]) -> None:
+        # PRI calls in the journal load as calls, so that start() ends them with their records
+        # (the media engine never has a B-channel "off hook": recovery sees the line gone)
+        self._add_span_trunks()
+        super()._load(j)
 
     # ==== the pure surface =======================================================================
 

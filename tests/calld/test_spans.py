@@ -163,3 +163,18 @@ def test_garbage_on_the_d_channel_is_counted_in_the_status(pri: PriBench) -> Non
     assert rejected["l2_short"] == 1 and rejected["l2_bad_sapi"] == 1
     assert pri.cc.snapshot()["spans"]["carrier"]["counters"]["dframe_bad_hex"] == 1
     assert pri.of(SpanStatus)[-1].link == "up"
+
+
+def test_calld_restart_ends_pri_calls_with_their_records(pri: PriBench) -> None:
+    pri.call(channel=1)
+    journal = pri.cc.checkpoint()
+    assert [c["channel"] for c in journal["calls"]] == [BASE]
+    # calld restarts: the journal has the call, the new stack has no ISDN state for it
+    snap = pri.idle_snapshot()
+    snap["channels"] += [{"number": BASE, "kind": "bchan", "name": "sim/span/1/1"}]
+    cc = SpanCallControl(pri.config, pri.now, journal=journal)
+    cmds = cc.start(snap, pri.now)
+    (cdr,) = [f for f in cc.drain_facts() if isinstance(f, CallEnded)]
+    assert cdr.channel == "sim/span/1/1" and cdr.uniqueid == journal["calls"][0]["call_id"]
+    assert not cc.calls and p.Stop(channel=BASE) in cmds
+    assert not [c for c in cmds if isinstance(c, p.Hook)]
