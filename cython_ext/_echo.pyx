@@ -631,6 +631,7 @@ cdef int COPY_FRAMES = _ref.COPY_FRAMES
 cdef double RESET_RATIO = _ref.RESET_RATIO
 cdef int RESET_FRAMES = _ref.RESET_FRAMES
 cdef int CHANGE_FRAMES = _ref.CHANGE_FRAMES
+cdef double CHANGE_RATIO = _ref.CHANGE_RATIO
 cdef double DT_STEP = _ref.DT_STEP
 cdef double FG_FLOOR = _ref.FG_FLOOR
 cdef double NLP_RATIO = _ref.NLP_RATIO
@@ -1055,9 +1056,10 @@ cdef class EchoCanceller:
                 self.worse = 0
         else:
             self.worse = 0
-        # echo path change: both filters do worse than no filter at all (double talk cannot do
-        # that); the background restarts from zero, which converges faster than unlearning
-        if self.efs > self.ds and self.ebs > self.ds:
+        # echo path change: both filters do worse than no filter at all, the foreground by 1 dB
+        # (double talk hardly ever does that for 64 ms); the background restarts from zero,
+        # which converges faster than unlearning
+        if self.efs > CHANGE_RATIO * self.ds and self.ebs > self.ds:
             self.changed += 1
             if self.changed >= CHANGE_FRAMES:
                 memset(self.wl, 0, self.groups * WGROUP * sizeof(float))

@@ -43,6 +43,8 @@ RESET_FRAMES = 3  # ...for this many frames in a row
 FG_FLOOR = 0.02  # foreground partitions whose taps all lie 34 dB below the peak are dropped
 DT_STEP = 0.5  # step share in a frame where double talk was flagged
 CHANGE_FRAMES = 8  # both filters worse than none for 64 ms: echo path change, restart
+CHANGE_RATIO = 1.25  # ...with the foreground's error 1 dB above the near end (double talk alone
+# hardly ever does that for 64 ms; an echo path change does)
 NLP_RATIO = 0.25  # NLP engages when error power < NLP_RATIO * echo-estimate power
 NLP_ATTACK = 1.0 / 48.0  # NLP gain fall per sample (6 ms to suppress)
 NLP_RELEASE = 1.0 / 8.0  # NLP gain rise per sample (1 ms to release)
@@ -329,9 +331,10 @@ class EchoCanceller:
                 self.worse = 0
         else:
             self.worse = 0
-        # echo path change: both filters do worse than no filter at all (double talk cannot do
-        # that); the background restarts from zero, which converges faster than unlearning
-        if self.efs > self.ds and self.ebs > self.ds:
+        # echo path change: both filters do worse than no filter at all, the foreground by 1 dB
+        # (double talk hardly ever does that for 64 ms); the background restarts from zero,
+        # which converges faster than unlearning
+        if self.efs > CHANGE_RATIO * self.ds and self.ebs > self.ds:
             self.changed += 1
             if self.changed >= CHANGE_FRAMES:
                 self.w_bg[:] = 0.0

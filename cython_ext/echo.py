@@ -28,8 +28,9 @@ How it works
   has diverged (error 6 dB above the foreground's and above the near end's power for three
   frames). Double talk may disturb the background; the foreground keeps cancelling, so the near
   end passes unharmed and nothing diverges. When both filters do worse than no filter at all
-  for 64 ms (which double talk cannot cause, only an echo path change), the background
-  restarts from zero, which re-converges faster than unlearning the old path. The step shrinks
+  for 64 ms, the foreground by more than 1 dB (which double talk hardly ever causes, an echo
+  path change does), the background restarts from zero, which re-converges faster than
+  unlearning the old path. The step shrinks
   once the background removes more than 16.5 dB (down to 30 %, less misadjustment from line
   noise), and is halved in a frame where double talk was flagged. Adaptation runs only while
   the far end talks (above -42 dBm0 within the tail) and the canceller is enabled. On a copy
