@@ -398,7 +398,7 @@ cdef extern from *:
     EC_CLONES static void ec_bg_norm(const float *xl, int groups, const float *part_gain,
                                      double *norm)
     {
-        ec_v8 acc[65], ga, gb;
+        ec_v8 acc[65], ga = {0}, gb = {0};
         const ec_v8 *xar, *xai, *xbr, *xbi;
         int g, k, l;
         for (k = 0; k < 65; k++)
