@@ -18,6 +18,14 @@ One tick, for the card's N audio channels (rows of 2-D int16 blocks, shape (N, b
 
 Idle channels (no link, generator, detector, recorder or canceller) cost nothing beyond their row
 in the numpy arrays. Bridged audio is one tick late (rx of tick k is heard in tick k+1).
+
+Digital silence: a row whose rx and tx have both been exactly zero for `QUIET_SETTLE_MS` (longer
+than any canceller tail and than the detectors' hang-overs: the canceller's estimate has drained
+to zero, its tone disabler has re-enabled, a DTMF digit or FSK burst has ended) skips its echo
+canceller, DTMF and caller-ID receivers (an on-hook trunk between calls, a silent station): on
+zeros they would output zeros and report nothing. Their sample origins move on by the skipped
+blocks, so detected times stay exact. Channels with a call-progress detector (it times silence)
+or a recorder (it records silence) never skip.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ log = logging.getLogger(__name__)
 RATE = 8000
 DEFAULT_SOUNDS_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 DEFAULT_MOH_DIR = Path("/usr/share/asterisk/moh")
+QUIET_SETTLE_MS = 300  # digital silence after which a row skips canceller and detectors
 KERNEL_MODULES = ("dtmf", "tones", "cpt", "callerid", "echo")
 STAT_KEYS = (
     "commands",
@@ -95,6 +104,7 @@ class EngineConfig:
     zone: str = "us"
     echo: bool = True  # echo canceller on trunks by default (when the kernel is available)
     echo_tail_ms: int = 64
+    quiet_skip: bool = True  # skip canceller/detectors on rows in long digital silence
     callerid_standard: str = "bell202"  # FSK caller ID sent to stations
     callerid_delay_ms: int = 2500  # from ring start to the FSK burst (after the 1st ring)
     dtmf_level_dbm0: float = -10.0  # per tone, for `dial`
@@ -466,6 +476,12 @@ class Engine:
         self._rx = np.zeros((self.rows, self.block_size), dtype=np.int16)
         self._tx = np.zeros((self.rows, self.block_size), dtype=np.int16)
         self._busy: dict[int, ChannelState] = {}
+        # consecutive ticks each row's rx and tx were all zeros (see the module docstring)
+        self._quiet_ticks = np.zeros(self.rows, dtype=np.int64)
+        self._quiet_settle = max(
+            -(-QUIET_SETTLE_MS // self.config.tick_ms),
+            -(-self.config.echo_tail_ms // self.config.tick_ms) + 2,
+        )
         self._edges: set[tuple[int, int]] = set()  # (source, listener): listener hears source
         self._mix_dirty = False
         self._mix_dst = np.zeros(0, dtype=np.intp)
@@ -984,9 +1000,18 @@ class Engine:
         for bev in self.card.events():
             self._board_event(bev, now, events)
         detected: list[p.Event] = []
+        quiet = self._quiet_ticks
+        if self.config.quiet_skip and self.rows:
+            silent = ~(rx.any(axis=1) | tx.any(axis=1))
+            quiet += 1
+            quiet[~silent] = 0
+        settle = self._quiet_settle
         for ch in self._busy.values():
             row = ch.row
             assert row is not None
+            if quiet[row] > settle and ch.cpt is None and ch.recorder is None:
+                ch.dtmf_origin += self.block_size  # the detector did not see this block
+                continue
             if ch.echo is not None:
                 rx[row] = ch.echo.process(tx[row], rx[row])
             if ch.dtmf is not None:
