@@ -443,7 +443,9 @@ def test_call_path_greeting_moh_whisper_talk_hangup_records_mqtt(box: Box) -> No
     assert connect[5:7] == [str(holdtime), call_id]
     assert complete[5] == str(holdtime) and complete[7] == "1"
     assert abs(int(complete[6]) - 12) <= 2  # calltime: the caller's 12 s hold, plus a reaction
-    assert int(complete[0]) == int(min(t_caller_gone, t_agent_gone))
+    # written when the box saw the first hang-up: the same moment, or a tick or two later
+    t_first_gone = min(t_caller_gone, t_agent_gone)
+    assert int(t_first_gone) <= int(complete[0]) <= int(t_first_gone + 0.1), complete
 
     db = sqlite3.connect(records / "callbox.sqlite")
     db.row_factory = sqlite3.Row
@@ -552,6 +554,82 @@ def test_nailed_agent_ends_the_call_with_a_hook_flash_and_stays_off_hook(nailed_
     assert wrap["since"] == t_done
     ports = [p["state"] for p in sub.on("port/3/status")]
     assert ports[ports.index("connected") :] == ["connected", "offhook"], ports
+
+
+def test_agent_feature_codes_dialled_from_the_station(box: Box) -> None:
+    """Every agent feature code, dialled as DTMF by the simulated agent at its station and
+    confirmed by the box: login, pause with a reason, unpause, wrap-up done, logout."""
+    sim, sub, tmp = box
+    agent = "agent-1001"
+    # the simulated agent dials *15 two seconds into its wrap-up (the queue's is 10 s)
+    sim("login", agents=[{"station": 1, "agent": "1001", "pin": "1001", "mode": "ring",
+                          "wrapup": 2.0}])  # fmt: skip
+    sim.wait("login", sim.event("login", party=agent))
+    sim.wait("available", lambda: _state(sub, "1001") == "available")
+
+    # one thing at a time, as a person would: the next request once the agent is done (heard
+    # the confirmation, hung up) with the last
+    sim("pause", party=agent, reason="2")  # *13 2 #: reason 2 is "lunch" in dev.toml
+    done = sim.wait("pause dialled", sim.event("state", party=agent, state="paused"))
+    paused = sim.wait("paused", lambda: _latest(sub, "1001", "paused"))
+    assert paused["reason"] == "lunch" and paused["since"] <= done["t"]
+    sim("unpause", party=agent)  # *14
+    sim.wait("unpause dialled", lambda: _event_after(sim, done["t"], "state", party=agent))
+    sim.wait("available after unpause", lambda: _latest(sub, "1001", "available", paused))
+
+    placed = sim("call", trunk=1, number="5551234", name="ALICE", digits="1", hold=3.0,
+                 ender="agent")  # fmt: skip
+    sim.wait("agent hangs up", sim.event("call_end", party=agent), timeout=40)
+    sim.wait("caller released", sim.event("hangup", party=placed["party"]), timeout=20)
+    wrap = sim.wait("wrap-up", lambda: _latest(sub, "1001", "wrap_up"))
+    back = sim.wait("wrap-up done", lambda: _latest(sub, "1001", "available", wrap), timeout=20)
+    states = [p["state"] for p in sub.on("agent/1001/state")]
+    i = states.index("wrap_up")
+    # *15 ended the wrap-up while the agent was off hook dialling it: unavailable until it
+    # hung up, then available; all well before the queue's 10 s wrap-up timer
+    assert states[i:] == ["wrap_up", "unavailable", "available"], states
+    ended = sub.on("agent/1001/state")[i + 1]["since"]
+    assert 2.0 < ended - wrap["since"] < 10.0 - 1.0, (wrap, ended)
+    assert back["since"] > ended
+
+    sim.wait("agent idle", lambda: _event_after(sim, wrap["since"], "state", party=agent,
+                                                 state="idle"))  # fmt: skip
+    sim("logout", party=agent)  # *12
+    sim.wait("logout", sim.event("logout", party=agent))
+    sim.wait("logged out", lambda: _state(sub, "1001") == "logged_out")
+
+    lines = [ln.split("|") for ln in (tmp / "records" / "queue_log").read_text().splitlines()]
+    mine = [(ln[2], ln[4], ln[5:]) for ln in lines if ln[3] == "Agent/1001"]
+    assert [(q, ev) for q, ev, _ in mine] == [
+        ("NONE", "AGENTLOGIN"),
+        ("sales", "ADDMEMBER"),
+        ("sales", "PAUSE"),
+        ("sales", "UNPAUSE"),
+        ("sales", "CONNECT"),
+        ("sales", "COMPLETEAGENT"),
+        ("sales", "REMOVEMEMBER"),
+        ("NONE", "AGENTLOGOFF"),
+    ], mine
+    assert mine[2][2][0] == "lunch" and mine[3][2][0] == "lunch"
+
+
+def _event_after(sim: SimControl, t: float, kind: str, **match: Any) -> dict[str, Any] | None:
+    for e in list(sim.events):
+        if e.get("event") == kind and e["t"] > t and all(e.get(k) == v for k, v in match.items()):
+            return e
+    return None
+
+
+def _latest(
+    sub: Subscriber, agent: str, state: str, after: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The agent's latest state message if it is `state` (and newer than `after`)."""
+    states = sub.on(f"agent/{agent}/state")
+    if not states or states[-1]["state"] != state:
+        return None
+    if after is not None and states[-1]["since"] <= after["since"]:
+        return None
+    return states[-1]
 
 
 def _state(sub: Subscriber, agent: str) -> str:
