@@ -51,6 +51,7 @@ cdef extern from *:
     #define EC_XGROUP (4 * 65 * 8)
 
     static float ec_tw_re[64], ec_tw_im[64];  /* e^{-2 pi i k / 128} */
+    static ec_v8 ec_twv_re[64], ec_twv_im[64];  /* the same in all eight lanes */
     static double ec_tw64s_re[64], ec_tw64s_im[64];  /* per stage, see ec_fft64 */
     static double ec_rot_re[65], ec_rot_im[65];  /* e^{-2 pi i k / 128}, double */
     static int ec_rev128[128], ec_rev64[64];
@@ -61,6 +62,10 @@ cdef extern from *:
         for (k = 0; k < 64; k++) {
             ec_tw_re[k] = (float)cos(2.0 * M_PI * k / 128.0);
             ec_tw_im[k] = (float)-sin(2.0 * M_PI * k / 128.0);
+            for (b = 0; b < 8; b++) {
+                ec_twv_re[k][b] = ec_tw_re[k];
+                ec_twv_im[k][b] = ec_tw_im[k];
+            }
         }
         for (s = 64; s >= 2; s >>= 1)
             for (k = 0; k < s / 2; k++) {
@@ -90,11 +95,11 @@ cdef extern from *:
     {
         int s, h, i, k, step;
         ec_v8 ar, ai, br, bi, dr, di;
-        float wr, wi;
+        ec_v8 wr, wi;
         /* first stage: b = 0, so top = a, bottom = a * w^k */
         for (k = 0; k < 64; k++) {
-            wr = ec_tw_re[k];
-            wi = ec_tw_im[k];
+            wr = ec_twv_re[k];
+            wi = ec_twv_im[k];
             ar = re[k];
             ai = im[k];
             re[k + 64] = ar * wr - ai * wi;
@@ -104,8 +109,8 @@ cdef extern from *:
             h = s >> 1;
             step = 128 / s;
             for (k = 0; k < h; k++) {
-                wr = ec_tw_re[k * step];
-                wi = ec_tw_im[k * step];
+                wr = ec_twv_re[k * step];
+                wi = ec_twv_im[k * step];
                 for (i = k; i < 128; i += s) {
                     ar = re[i]; ai = im[i];
                     br = re[i + h]; bi = im[i + h];
@@ -139,7 +144,7 @@ cdef extern from *:
     {
         int s, h, i, k, step;
         ec_v8 ar, ai, tr, ti, br, bi;
-        float wr, wi;
+        ec_v8 wr, wi;
         for (i = 0; i < 128; i += 4) {
             /* span 2, then span 4 (twiddles 1, +i): no products */
             ar = re[i]; ai = im[i]; br = re[i + 1]; bi = im[i + 1];
@@ -156,8 +161,8 @@ cdef extern from *:
             h = s >> 1;
             step = 128 / s;
             for (k = 0; k < h; k++) {
-                wr = ec_tw_re[k * step];
-                wi = -ec_tw_im[k * step];
+                wr = ec_twv_re[k * step];
+                wi = -ec_twv_im[k * step];
                 for (i = k; i < 128; i += s) {
                     tr = re[i + h] * wr - im[i + h] * wi;
                     ti = re[i + h] * wi + im[i + h] * wr;
@@ -170,8 +175,8 @@ cdef extern from *:
             }
         }
         for (k = 0; k < 64; k++) {
-            wr = ec_tw_re[k];
-            wi = -ec_tw_im[k];
+            wr = ec_twv_re[k];
+            wi = -ec_twv_im[k];
             re[k] = re[k] + (re[k + 64] * wr - im[k + 64] * wi);
             im[k] = im[k] + (re[k + 64] * wi + im[k + 64] * wr);
         }
@@ -431,18 +436,23 @@ cdef extern from *:
         ec_v8 *vr = (ec_v8 *)zr, *vi = (ec_v8 *)zi, *w, gain, ar, ai, br, bi;
         ec_v8i lt;
         const ec_v8 *xar, *xai, *xbr, *xbi;
-        float gr, gi;
+        ec_v8 gr, gi, gv_re[65], gv_im[65];
         int g, k, i, plane;
         const float inv = 1.0f / 128.0f;
         ec_v8 capv = {cap, cap, cap, cap, cap, cap, cap, cap};
+        for (k = 0; k <= 64; k++)
+            for (i = 0; i < 8; i++) {
+                gv_re[k][i] = (float)g_re[k];
+                gv_im[k][i] = (float)g_im[k];
+            }
         for (g = 0; g < groups; g++) {
             xar = (const ec_v8 *)(xl + g * EC_XGROUP);
             xai = xar + 65;
             xbr = xar + 130;
             xbi = xar + 195;
             for (k = 0; k <= 64; k++) {
-                gr = (float)g_re[k];
-                gi = (float)g_im[k];
+                gr = gv_re[k];
+                gi = gv_im[k];
                 /* A = G conj(Xa), B = G conj(Xb); Z = A + jB, Z[N-k] = conj(A) + j conj(B) */
                 ar = gr * xar[k] + gi * xai[k];
                 ai = gi * xar[k] - gr * xai[k];
