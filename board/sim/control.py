@@ -55,6 +55,7 @@ from board.sim.voices import SimWavError, read_wav, write_wav
 if TYPE_CHECKING:
     from board.sim.card import SimCard
     from board.sim.network import Recorder
+    from board.sim.pri import SpanLine
 
 log = logging.getLogger(__name__)
 
@@ -467,7 +468,12 @@ class ControlServer:
         return {"seconds": round(samples.size / 8000, 3)}
 
     def _cmd_record(self, msg: dict[str, Any]) -> dict[str, Any]:
-        target = self._target(msg)
+        span = self.card.span
+        ch = msg.get("channel")
+        if span is not None and "party" not in msg and ch in span.by_channel:
+            target: Party | Phone | SpanLine = span.by_channel[ch]  # a B-channel, caller or not
+        else:
+            target = self._target(msg)
         row = target.row
         if row is None:
             raise ControlError(f"{target.name} is not on a channel")
