@@ -76,9 +76,8 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
     sim, sub, tmp = pri_box
     rec = tmp / "audio"
     rec.mkdir()
-    # the box brings the data link up and restarts the interface; the span is reported up
-    sim.wait("D-channel up", sim.event("pri_link", up=True))
-    sim.wait("box RESTART", sim.event("pri", dir="rx", message="RESTART"))
+    # the box brings the data link up and restarts the interface (B-channels "restarting" until
+    # the carrier acknowledges); the span is reported up with its provisioned channels idle
 
     def span_status() -> dict[str, Any] | None:
         st = sub.on("span/carrier/status")
@@ -87,6 +86,10 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
 
     status = sim.wait("span up, RESTART acknowledged, on MQTT", span_status)
     assert status["alarm"] == "clear" and status["calls"] == 0
+    assert any(
+        s["channels"].get("restarting") == [1, 2, 3, 4] for s in sub.on("span/carrier/status")
+    )
+    assert sim("state")["state"]["span"]["link"] == "up"  # the carrier's side of the data link
     assert status["channels"]["out_of_service"] == list(range(5, 24))
 
     t_rec = sim.now()
@@ -95,21 +98,22 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
     sim("login", agents=[{"station": 1, "agent": "1001", "pin": "1001", "mode": "ring"}])
     sim.wait("agent login", sim.event("login", party="agent-1001"))
 
+    # the B-channel records from before the call: the box answers a SETUP within a tick or two
+    sim("record", channel=BCHAN_1, on=True, file=str(rec / "caller-heard.wav"), what="heard")
+    t_call = sim.now()  # at or just after the recording's start: times from it are not early
+    sim("record", channel=BCHAN_1, on=True, file=str(rec / "caller-sent.wav"), what="sent")
     placed = sim(
         "call", trunk=BCHAN_1, number="5551234", name="ALICE", digits="1", hold=8.0, ender="agent"
     )
     caller = placed["party"]
     assert placed["channel"] == BCHAN_1
-    for what in ("heard", "sent"):
-        sim("record", party=caller, on=True, file=str(rec / f"caller-{what}.wav"), what=what)
-    t_call = sim.now()
     setup = sim.wait("SETUP", sim.event("pri", dir="tx", message="SETUP"))
     assert (setup["called"], setup["calling"], setup["channel"]) == ("5550100", "5551234", 1)
 
     talk = sim.wait("caller talks", sim.event("connected", party=caller), timeout=40)
     sim.until(talk["t"] + 5.0)
     for what in ("heard", "sent"):
-        sim("record", party=caller, on=False, what=what)
+        sim("record", channel=BCHAN_1, on=False, what=what)
     end = sim.wait("box hangs up", sim.event("hangup", party=caller), timeout=40)
     assert end["reason"] == "box hung up"
     for what in ("heard", "sent"):
@@ -210,3 +214,16 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
     row = next(ln for ln in out.stdout.splitlines() if ln.startswith("carrier "))
     assert row.split()[1:5] == ["T1", "ni2", "up", "clear"], row
     assert "4 idle, 19 out of service" in row, row
+
+    # layer 1: a red alarm on the span reaches call control, MQTT and the console; clear restores
+    sim("span_alarm", alarm="red")
+
+    def alarm_is(alarm: str, link: str) -> Any:
+        last = sub.on("span/carrier/status")[-1]
+        return last if (last["alarm"], last["link"]) == (alarm, link) else None
+
+    red = sim.wait("red alarm on MQTT", lambda: alarm_is("red", "down"))
+    assert sim.event("span_alarm", alarm="red")() is not None
+    sim("span_alarm", alarm="clear")
+    up = sim.wait("span back up", lambda: alarm_is("clear", "up"))
+    assert up["since"] > red["since"]
