@@ -50,7 +50,7 @@ from board.errors import BoardError
 from board.sim.people import Agent, Caller, Party
 from board.sim.phone import Phone, PhoneError
 from board.sim.traffic import TrafficError, TrafficParams
-from board.sim.voices import SimWavError, read_wav, write_wav
+from cython_ext.wavfile import WavError, read_wav, write_wav
 
 if TYPE_CHECKING:
     from board.sim.card import SimCard
@@ -278,7 +278,7 @@ class ControlServer:
                     result = self._subscribe(msg, conn)
                 else:
                     result = handler(msg)
-        except (ControlError, BoardError, PhoneError, TrafficError, SimWavError, ValueError) as exc:
+        except (ControlError, BoardError, PhoneError, TrafficError, WavError, ValueError) as exc:
             self.errors += 1
             return {"id": mid, "ok": False, "error": str(exc)}
         except Exception as exc:  # a bug must not take the card down: answer and count it

@@ -9,27 +9,25 @@ Renders are cached as 16-bit WAV files keyed by a hash of everything that shapes
 pitch, speed, text, level, this module's render version) in one directory: the card URL's
 `voices=DIR`, else `$CALLBOX_SIM_CACHE`, else `$XDG_CACHE_HOME/callbox/sim-voices`
 (`~/.cache/callbox/sim-voices`). Rendering all phrases takes a few seconds once; later runs read
-the cache. The board package must not import firmware.*, so WAV files are read and written here
-with the standard library's `wave` (16-bit linear) and `cython_ext.g711` (µ-law/A-law).
+the cache. WAV files are read and written with `cython_ext.wavfile` (the board package must not
+import firmware.*).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import shutil
-import struct
 import subprocess
 import threading
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cython_ext.levels import rms_for
+from cython_ext.wavfile import WavError, read_wav, write_wav
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +39,6 @@ VARIANT_CACHE = 512
 
 class VoiceError(RuntimeError):
     """Speech could not be rendered (espeak-ng or sox missing or failing)."""
-
-
-class SimWavError(ValueError):
-    """A WAV file the simulated card cannot use; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +156,9 @@ def render_speech(text: str, voice: Voice) -> np.ndarray:
             "16",
             "-e",
             "signed-integer",
+            "-L",
             "-t",
-            "wav",
+            "raw",
             "-",
         ],
         input=speak.stdout,
@@ -172,8 +167,8 @@ def render_speech(text: str, voice: Voice) -> np.ndarray:
     )
     if resample.returncode != 0:
         raise VoiceError(f"sox resampling failed: {resample.stderr.decode(errors='replace')}")
-    with wave.open(io.BytesIO(resample.stdout)) as w:
-        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    raw = resample.stdout
+    samples = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
     return _level(_trim(samples), SPEECH_LEVEL_DBM0)
 
 
@@ -198,7 +193,7 @@ class VoiceLibrary:
         if path.exists():
             try:
                 return read_wav(path)
-            except SimWavError:
+            except WavError:
                 log.warning("voice cache: %s unreadable; rendering again", path)
         samples = render_speech(text, voice)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -250,55 +245,3 @@ class VoiceLibrary:
         keys = [(role, v) for role in PHRASES for v in range(len(VOICES))]
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda k: self.phrases(*k), keys))
-
-
-# ---- WAV files -------------------------------------------------------------------------------
-
-
-def read_wav(path: str | Path) -> np.ndarray:
-    """A mono 8 kHz WAV file (16-bit linear, µ-law or A-law) as int16 samples."""
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise SimWavError(f"{name}: cannot read: {exc.strerror or exc}") from exc
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise SimWavError(f"{name}: not a WAV file")
-    fmt = None
-    payload = None
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = data[pos + 8 : pos + 8 + size]
-        if cid == b"fmt " and len(body) >= 16:
-            fmt = struct.unpack_from("<HHIIHH", body)
-            if fmt[0] == 0xFFFE and len(body) >= 26:
-                fmt = (struct.unpack_from("<H", body, 24)[0], *fmt[1:])
-        elif cid == b"data":
-            payload = body
-        pos += 8 + size + (size & 1)
-    if fmt is None or payload is None:
-        raise SimWavError(f"{name}: no fmt or data chunk")
-    tag, channels, rate, _, _, bits = fmt
-    if channels != 1 or rate != RATE:
-        raise SimWavError(f"{name}: {channels} channel(s) at {rate} Hz; need mono {RATE} Hz")
-    if tag == 1 and bits == 16:
-        return np.frombuffer(payload[: len(payload) // 2 * 2], dtype="<i2").astype(np.int16)
-    if tag in (6, 7) and bits == 8:
-        from cython_ext import g711
-
-        decode = g711.ulaw_to_linear if tag == 7 else g711.alaw_to_linear
-        return np.asarray(decode(payload), dtype=np.int16)
-    raise SimWavError(f"{name}: format tag {tag} with {bits} bits; need 16-bit linear or G.711")
-
-
-def write_wav(path: str | Path, samples: np.ndarray) -> None:
-    """Write mono 8 kHz 16-bit linear."""
-    arr = np.asarray(samples)
-    if arr.dtype != np.int16:
-        arr = np.clip(np.rint(arr), -32768, 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(arr.astype("<i2").tobytes())

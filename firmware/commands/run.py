@@ -57,12 +57,13 @@ class RunError(RuntimeError):
     """The box could not be started."""
 
 
-def _absolute(value: Any, base: Path) -> Any:
-    """Relative paths in a config resolve against its folder: make them absolute."""
+def absolute_paths(value: Any, base: Path) -> Any:
+    """Relative paths in a config resolve against its folder: make them absolute (every string
+    with a `/` that names an existing file or folder under `base`; URLs are left alone)."""
     if isinstance(value, dict):
-        return {k: _absolute(v, base) for k, v in value.items()}
+        return {k: absolute_paths(v, base) for k, v in value.items()}
     if isinstance(value, list):
-        return [_absolute(v, base) for v in value]
+        return [absolute_paths(v, base) for v in value]
     if (
         isinstance(value, str)
         and "/" in value
@@ -72,6 +73,24 @@ def _absolute(value: Any, base: Path) -> Any:
     ):
         return str((base / value).resolve())
     return value
+
+
+_absolute = absolute_paths  # the name tests/integration imports
+
+
+def sim_url(url: str, params: dict[str, Any]) -> str:
+    """`url` (a sim:// card) with `params` added to its query; floats in their short form."""
+
+    def text(v: Any) -> str:
+        if isinstance(v, float):
+            short = f"{v:g}"
+            return short if float(short) == v else repr(v)
+        return str(v)
+
+    parts = [f"{k}={text(v)}" for k, v in params.items()]
+    if not parts:
+        return url
+    return url + ("&" if "?" in url else "?") + "&".join(parts)
 
 
 def sim_card_url(config: Config, pin: str) -> tuple[str, bool]:
@@ -84,14 +103,13 @@ def sim_card_url(config: Config, pin: str) -> tuple[str, bool]:
     if not url.startswith("sim://") or "traffic=" in url:
         return url, False
     sim = config.sim
-    sep = "&" if "?" in url else "?"
-    parts = [
-        f"traffic={sim.calls_per_hour:g}",
-        f"aht={sim.aht_s:g}",
-        f"patience={sim.patience_s:g}",
-    ]
+    params: dict[str, Any] = {
+        "traffic": float(sim.calls_per_hour),
+        "aht": float(sim.aht_s),
+        "patience": float(sim.patience_s),
+    }
     if sim.choice_weights:
-        parts.append("ivr=" + ",".join(f"{k}:{v:g}" for k, v in sim.choice_weights.items()))
+        params["ivr"] = ",".join(f"{k}:{v:g}" for k, v in sim.choice_weights.items())
     seated = [
         (config.stations[s].channel, a) for s, a in sim.seating.items() if s in config.stations
     ]
@@ -107,14 +125,14 @@ def sim_card_url(config: Config, pin: str) -> tuple[str, bool]:
         and ids == list(range(ids[0], ids[0] + len(seated)))
     )
     if ok:
-        parts += [
-            f"agents={len(seated)}",
-            f"agent_first={seated[0][1]}",
-            f"pin={pin}",
-            "agent_mode=ring",
-            f"wrapup={sim.wrapup_s:g}",
-        ]
-    return url + sep + "&".join(parts), ok
+        params.update(
+            agents=len(seated),
+            agent_first=seated[0][1],
+            pin=pin,
+            agent_mode="ring",
+            wrapup=float(sim.wrapup_s),
+        )
+    return sim_url(url, params), ok
 
 
 def write_run_config(config_path: Path, config: Config, runtime_dir: Path, clock: str) -> Path:
@@ -123,7 +141,7 @@ def write_run_config(config_path: Path, config: Config, runtime_dir: Path, clock
     every relative path made absolute."""
     with open(config_path, "rb") as f:
         data = tomllib.load(f)
-    data = _absolute(data, config_path.parent)
+    data = absolute_paths(data, config_path.parent)
     pin = f"{secrets.randbelow(10**6):06d}"
     url, agents = sim_card_url(config, pin)
     data.setdefault("board", {})["card"] = url

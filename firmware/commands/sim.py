@@ -77,34 +77,44 @@ def default_trunks(agents: int, calls_per_hour: float, aht: float, patience: flo
 
 def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The run's config: the base config's prompts and sounds, a traffic-run topology."""
+    from firmware.commands.run import absolute_paths, sim_url
     from firmware.config import hash_pin
 
+    base = absolute_paths(base, args.config.resolve().parent)
     cfg = {k: v for k, v in base.items() if k not in ("stations", "agents", "queues", "ports")}
     trunks = args.trunks or default_trunks(
         args.agents, args.calls_per_hour, args.aht, args.patience
     )
-    base_dir = args.config.resolve().parent
-
     box = dict(base.get("box", {}))
     # lock-step every 200 ms of virtual time: plenty for call-center timers, half the round trips
     box.update(clock="virtual", clock_every_ticks=10)
     cfg["box"] = box
     zone = box.get("tone_zone", "us")
     pin = f"{secrets.randbelow(10**6):06d}"
-    card = (
-        f"sim://?trunks={trunks}&stations={args.agents}&seed={args.seed}&zone={zone}"
-        f"&control={workdir / 'sim.sock'}&start={SIM_EPOCH}"
-        f"&traffic={args.calls_per_hour:g}&aht={args.aht:g}&patience={args.patience:g}"
-        f"&ivr=1:1&agent_ends=0&agents={args.agents}&agent_first={FIRST_AGENT}&pin={pin}"
-        f"&agent_mode={args.mode}"
+    card = sim_url(
+        "sim://",
+        {
+            "trunks": trunks,
+            "stations": args.agents,
+            "seed": args.seed,
+            "zone": zone,
+            "control": workdir / "sim.sock",
+            "start": SIM_EPOCH,
+            "traffic": float(args.calls_per_hour),
+            "aht": float(args.aht),
+            "patience": float(args.patience),
+            "ivr": "1:1",
+            "agent_ends": 0,
+            "agents": args.agents,
+            "agent_first": FIRST_AGENT,
+            "pin": pin,
+            "agent_mode": args.mode,
+        },
     )  # no `wrapup=`: the box's wrap-up timer (the queue's wrapup_s) ends each wrap-up
     cfg["board"] = dict(base.get("board", {}), card=card)
     box["virtual_start"] = SIM_EPOCH
     media = dict(base.get("media", {}))
     media["socket"] = str(workdir / "media.sock")
-    for key in ("sounds_dir", "moh_dir"):
-        if key in media:
-            media[key] = str((base_dir / media[key]).resolve())
     cfg["media"] = media
     cfg["records"] = dict(base.get("records", {}), dir=str(workdir / "records"))
     cfg["mqtt"] = dict(base.get("mqtt", {}), enabled=False)
@@ -112,7 +122,7 @@ def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) 
 
     menu = dict(base["ivr"]["menus"][next(iter(base["ivr"]["menus"]))])
     menu["choices"] = {"1": "queue:sim"}
-    cfg["ivr"] = {"menus": {"main": _absolute_prompts(menu, base_dir)}}
+    cfg["ivr"] = {"menus": {"main": menu}}
     cfg["ports"] = {
         "trunks": {
             "sim": {
@@ -134,8 +144,8 @@ def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) 
         pins[agent_id] = pin
         seating[station_id] = agent_id
     cfg["agents"], cfg["stations"] = agents, stations
-    queue = _absolute_prompts(
-        {
+    cfg["queues"] = {
+        "sim": {
             "members": list(agents),
             "strategy": "longest-idle",
             "ring_timeout_s": first_queue.get("ring_timeout_s", 15),
@@ -143,11 +153,9 @@ def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) 
             "sl_threshold_s": args.sl_threshold,
             "moh_class": "default",
             "whisper": first_queue.get("whisper", []),
-        },
-        base_dir,
-    )
-    cfg["queues"] = {"sim": queue}
-    cfg["features"] = _absolute_prompts(dict(base.get("features", {})), base_dir)
+        }
+    }
+    cfg["features"] = dict(base.get("features", {}))
     cfg["sim"] = {
         "seed": args.seed,
         "calls_per_hour": args.calls_per_hour,
@@ -161,35 +169,6 @@ def build_config(base: dict[str, Any], args: argparse.Namespace, workdir: Path) 
         "seating": seating,
     }
     return cfg
-
-
-_PROMPT_KEYS = {
-    "prompt",
-    "invalid_prompt",
-    "timeout_prompt",
-    "goodbye_prompt",
-    "whisper",
-    "ok_prompt",
-    "error_prompt",
-    "login_prompt",
-    "login_failed_prompt",
-    "logout_prompt",
-    "offer_prompt",
-    "hangup_prompt",
-}
-
-
-def _absolute_prompts(section: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Prompt paths with a folder are relative to the base config: make them absolute."""
-
-    def fix(value: str) -> str:
-        return str((base_dir / value).resolve()) if "/" in value else value
-
-    out = dict(section)
-    for key in _PROMPT_KEYS & out.keys():
-        value = out[key]
-        out[key] = fix(value) if isinstance(value, str) else [fix(v) for v in value]
-    return out
 
 
 def main(argv: list[str]) -> int:

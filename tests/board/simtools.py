@@ -9,7 +9,7 @@ import numpy as np
 
 from board.card import BoardEvent
 from board.sim.card import SimCard
-from board.sim.voices import read_wav
+from cython_ext.wavfile import read_wav
 
 ALLISON = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 MOH = Path("/usr/share/asterisk/moh")

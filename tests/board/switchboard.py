@@ -16,7 +16,7 @@ import numpy as np
 
 from board.card import HookFlash, LoopCurrentDrop, OffHook, OnHook, RingStart
 from board.sim.card import SimCard
-from board.sim.voices import read_wav
+from cython_ext.wavfile import read_wav
 
 ALLISON = "/usr/share/asterisk/sounds/en_US_f_Allison"
 

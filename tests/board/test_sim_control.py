@@ -14,7 +14,7 @@ from simtools import START, Run, prompt
 
 from board.sim.card import SimCard
 from board.sim.listener import find
-from board.sim.voices import read_wav, write_wav
+from cython_ext.wavfile import read_wav, write_wav
 
 
 class Client:
