@@ -143,9 +143,14 @@ class SpanCallControl(CallControl):
             if ch not in self.call_on_trunk and (c.get("player") or c.get("hears")):
                 cmds += [p.Stop(channel=ch), p.Disconnect(channel=ch)]
         for link in self.spans.values():
-            if link.span.dchannel not in chans:
-                log.warning("span %s: D-channel %d is not on the card", link.span.name,
-                            link.span.dchannel)  # fmt: skip
+            d = chans.get(link.span.dchannel)
+            if d is None or d.get("kind", "dchan") != "dchan":
+                # configured but not on this card (DAHDI calls it NOTOPEN): report, never send
+                log.error("span %s: channel %d is not a D-channel on card %s; span not started",
+                          link.span.name, link.span.dchannel, snapshot.get("card"))  # fmt: skip
+                link.alarm, link.since = "notopen", now
+                self._span_status(link, now, True)
+                continue
             link.started = True
             cmds += self._pump(link, link.stack.start(now), now)
         return self._route(cmds, now)
@@ -160,7 +165,8 @@ class SpanCallControl(CallControl):
                 return []
             return self._pump(link, link.stack.receive(frame, now), now)
         if isinstance(event, p.AlarmEvent) and event.span in self.span_of_card_span:
-            return self._alarm(self.span_of_card_span[event.span], event.alarm, now)
+            link = self.span_of_card_span[event.span]
+            return self._alarm(link, event.alarm, now) if link.started else []
         cmds = super().handle(event, now)
         if isinstance(event, p.ClockEvent):
             cmds += self._tick_spans(now)

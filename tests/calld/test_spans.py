@@ -178,3 +178,14 @@ def test_calld_restart_ends_pri_calls_with_their_records(pri: PriBench) -> None:
     assert cdr.channel == "sim/span/1/1" and cdr.uniqueid == journal["calls"][0]["call_id"]
     assert not cc.calls and p.Stop(channel=BASE) in cmds
     assert not [c for c in cmds if isinstance(c, p.Hook)]
+
+
+def test_span_not_on_the_card_is_reported_and_never_sends(span_config: Config) -> None:
+    cc = SpanCallControl(span_config, 1_700_000_000.0)
+    analog_only = Bench(span_config).idle_snapshot()  # channels 1-5: no span on this card
+    cmds = cc.start(analog_only, 1_700_000_000.0)
+    assert not [c for c in cmds if isinstance(c, p.SendFrame)]
+    (status,) = [f for f in cc.drain_facts() if isinstance(f, SpanStatus)]
+    assert (status.alarm, status.link) == ("notopen", "down")
+    cmds = cc.handle(p.ClockEvent(t=1_700_000_030.0), 1_700_000_030.0)
+    assert not [c for c in cmds if isinstance(c, p.SendFrame)]
