@@ -316,6 +316,16 @@ class SpanStatus:
     rejected: dict[str, int]  # bad input counted by the stack, by kind (non-zero only)
 
 
+@dataclass(frozen=True)
+class SpanAlarmChanged:
+    """A PRI span's layer-1 alarm changed (MQTT event/alarm). queue_log: none."""
+
+    t: float
+    source: str  # "span/<name>"
+    alarm: str  # "red" | "yellow" | "blue" | "recovering" | "notopen" | "clear"
+    detail: str = ""
+
+
 Fact = (
     CallOffered
     | CallAnsweredByIvr
@@ -335,4 +345,5 @@ Fact = (
     | QueueStats
     | PortStatus
     | SpanStatus
+    | SpanAlarmChanged
 )

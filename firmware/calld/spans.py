@@ -38,7 +38,7 @@ from typing import Any
 
 from firmware.calld.calls import Ringing
 from firmware.calld.control import CallControl
-from firmware.calld.facts import Fact, PortStatus, SpanStatus
+from firmware.calld.facts import Fact, PortStatus, SpanAlarmChanged, SpanStatus
 from firmware.config import Config, Span, TrunkGroup
 from firmware.isdn import events as ev
 from firmware.isdn.stack import IsdnStack, Output
@@ -149,6 +149,8 @@ class SpanCallControl(CallControl):
                 log.error("span %s: channel %d is not a D-channel on card %s; span not started",
                           link.span.name, link.span.dchannel, snapshot.get("card"))  # fmt: skip
                 link.alarm, link.since = "notopen", now
+                detail = f"channel {link.span.dchannel} is not a D-channel on the card"
+                self._fact(SpanAlarmChanged(now, f"span/{link.span.name}", "notopen", detail))
                 self._span_status(link, now, True)
                 continue
             link.started = True
@@ -206,6 +208,7 @@ class SpanCallControl(CallControl):
         if alarm == link.alarm:
             return []
         log.warning("span %s: layer 1 alarm %s (was %s)", link.span.name, alarm, link.alarm)
+        self._fact(SpanAlarmChanged(now, f"span/{link.span.name}", alarm, f"was {link.alarm}"))
         was_clear, link.alarm, link.since = link.alarm == "clear", alarm, now
         if alarm == "clear":
             out = link.stack.start(now)

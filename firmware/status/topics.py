@@ -213,6 +213,7 @@ _EVENTS: dict[type, tuple[str, tuple[str, ...]]] = {
     f.CallCompleted: ("completed", ("call_id", "queue", "agent", "side", "holdtime", "calltime")),
     f.CallAbandoned: ("abandoned", _WAIT_FIELDS),
     f.CallTimedOut: ("timeout", _WAIT_FIELDS),
+    f.SpanAlarmChanged: ("alarm", ("source", "alarm", "detail")),
 }
 
 

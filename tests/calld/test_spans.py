@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from firmware.calld.facts import CallEnded, CallOffered, PortStatus, SpanStatus
+from firmware.calld.facts import CallEnded, CallOffered, PortStatus, SpanAlarmChanged, SpanStatus
 from firmware.calld.spans import SpanCallControl
 from firmware.config import Config, parse_config
 from firmware.isdn import events as ev
@@ -146,6 +146,7 @@ def test_red_alarm_takes_the_link_down_and_clear_brings_it_back(pri: PriBench) -
     pri.event(p.AlarmEvent, span=1, alarm="red")
     status = pri.of(SpanStatus)[-1]
     assert (status.alarm, status.link) == ("red", "down") and status.since == pri.now
+    assert [(a.source, a.alarm) for a in pri.of(SpanAlarmChanged)] == [("span/carrier", "red")]
     pri.carrier.layer1_down(pri.now)
     pri.advance(2.0)
     pri.event(p.AlarmEvent, span=1, alarm="clear")

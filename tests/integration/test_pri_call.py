@@ -227,3 +227,5 @@ def test_pri_call_reaches_ivr_and_agent_and_clears_on_the_d_channel(
     sim("span_alarm", alarm="clear")
     up = sim.wait("span back up", lambda: alarm_is("clear", "up"))
     assert up["since"] > red["since"]
+    alarms = [(a["source"], a["alarm"]) for a in sub.on("event/alarm")]
+    assert alarms == [("span/carrier", "red"), ("span/carrier", "clear")], alarms
