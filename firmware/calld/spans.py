@@ -21,7 +21,9 @@ an analog one. What differs is translated at this edge, both ways:
   says who calls and when the call ends.
 
 Status: every change of link, alarm, B-channel states, call count or rejected-input counters
-is a `SpanStatus` fact (MQTT `span/<name>/status`, retained; the live view and `callbox status`).
+is a `SpanStatus` fact (MQTT `span/<name>/status`, retained; the live view and `callbox status`);
+every layer-1 alarm change also a `SpanAlarmChanged` fact (MQTT `event/alarm`, source
+`span/<name>`). A span whose D-channel is not on the card is reported (`notopen`), not started.
 After the data link first comes up the box RESTARTs the whole interface, as a PBX does at
 start-up, so no B-channel is left in a state only the far end remembers.
 
