@@ -3,9 +3,10 @@
 
 All state lives in `EchoCanceller`, in buffers allocated once when it is created. `process()`
 takes a block of any length and runs a `noexcept nogil` loop: per sample one float32 dot product
-(over the foreground's echo span only) gives the output; every 64-sample frame, while the far end
-talks, the background filter's output is computed by overlap-save and its error spectrum drives
-proportionate, per-bin normalised gradients. The background filter and the far-end spectra are
+(over the foreground's echo span only, on a linear far-end buffer, four samples per pass sharing
+the tap loads, summed in the same order as one) gives the output; every 64-sample frame, while
+the far end talks, the background filter's output is computed by overlap-save and its error
+spectrum drives proportionate, per-bin normalised gradients. The background filter and the far-end spectra are
 kept in a "lane layout" (see the C block) so that one vector operation works on eight 128-point
 transforms, each carrying two partitions: per frame one eight-lane forward FFT of the taps and
 one eight-lane inverse FFT of the gradients per 16 partitions (pruned: half the input of the one
