@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import PIN, Bench
-
 from firmware.calld import facts as f
 from firmware.calld.acd import Acd
 from firmware.calld.control import CallControl
 from firmware.config import Config
 from firmware.media import protocol as p
+
+from .conftest import PIN, Bench
 
 TRUNK, ST101, ST102, ST103 = 1, 3, 4, 5
 
