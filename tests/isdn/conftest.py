@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -76,13 +77,18 @@ class Side:
 
 
 class Relay:
-    """Forwards frames between two socket ends; `cut()` drops everything until `restore()`."""
+    """Forwards frames between two socket ends; `cut()` drops everything until `restore()`.
+
+    Dropped frames are kept in `dropped_frames` as `(side, frame)`, side "left" or "right"
+    being the end the frame came from.
+    """
 
     def __init__(self, left: socket.socket, right: socket.socket) -> None:
         self.left, self.right = left, right
         self.cut_flag = threading.Event()
         self.stop = threading.Event()
         self.dropped = 0
+        self.dropped_frames: list[tuple[str, bytes]] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -104,6 +110,7 @@ class Relay:
                     break
                 if self.cut_flag.is_set():
                     self.dropped += 1
+                    self.dropped_frames.append(("left" if src is self.left else "right", data))
                     continue
                 try:
                     key.data.send(data)
@@ -118,6 +125,32 @@ class Relay:
 
     def restore(self) -> None:
         self.cut_flag.clear()
+
+
+class LineReader:
+    """Reads a child's text stream on a thread as it comes, so a test can wait for a line
+    while it does other work; `events` holds the JSON lines decoded."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self.events: list[dict] = []
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.append(line)
+            if line.startswith("{"):
+                self.events.append(json.loads(line))
+        self.closed.set()
+
+    def count(self, event: str) -> int:
+        return sum(e["event"] == event for e in list(self.events))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
 
 
 def run_pair(

@@ -27,7 +27,7 @@ from firmware.isdn.events import (
 )
 from firmware.isdn.stack import IsdnStack
 
-from .conftest import Relay, Side, parse_lines, run_pair
+from .conftest import LineReader, Relay, Side, run_pair
 
 SWITCHES = ["ni2", "euroisdn"]
 ROLES = ["cpe", "network"]
@@ -365,8 +365,22 @@ class LiveStack:
         self._out(self.stack.drain(time.monotonic()))
 
 
+SABME_P = 0x7F  # SABME with P=1: how either side tries to bring a dead link back
+
+
+def sabmes_from(frames: list[tuple[str, bytes]], side: str) -> int:
+    return sum(s == side and len(f) == 3 and f[2] == SABME_P for s, f in frames)
+
+
 @pytest.mark.parametrize(("switch", "role"), COMBOS, ids=IDS)
 def test_q921_link_loss_and_recovery(libpri_peer: Path, switch: str, role: str) -> None:
+    """Cut the D-channel, check BOTH sides saw the link go down and kept trying, restore it,
+    check both saw it come back and that a call then works.
+
+    Every step waits for the events it needs, never for a fixed time: the deadlines only bound
+    a failure. Each side declares the line dead on its own timers (T203 idle poll, then N200
+    polls T200 apart, 1.2 s here), so the test waits for both reports before restoring.
+    """
     kind = "E1" if switch == "euroisdn" else "T1"
     cfg = SpanConfig(
         kind=kind,
@@ -378,7 +392,7 @@ def test_q921_link_loss_and_recovery(libpri_peer: Path, switch: str, role: str) 
     )
     ours_end, left = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     right, theirs_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    relay = Relay(left, right)
+    relay = Relay(left, right)  # left: our stack, right: libpri
     proc = subprocess.Popen(
         [
             str(libpri_peer),
@@ -391,7 +405,7 @@ def test_q921_link_loss_and_recovery(libpri_peer: Path, switch: str, role: str) 
             "--answer",
             "--serve",
             "--timeout",
-            "30",
+            "120",  # a backstop only: the test closes the line when it is done
             "--timer",
             "T200=200",
             "--timer",
@@ -403,39 +417,70 @@ def test_q921_link_loss_and_recovery(libpri_peer: Path, switch: str, role: str) 
         text=True,
     )
     theirs_end.close()
+    out, err = LineReader(proc.stdout), LineReader(proc.stderr)  # type: ignore[arg-type]
     live = LiveStack(ours_end, cfg)
+
+    def ours(kind: type, since: int = 0) -> int:
+        return sum(isinstance(e, kind) for e in live.events[since:])
+
+    def libpri_up() -> bool:  # its last layer-2 report is "up"
+        names = [e["event"] for e in out.events if e["event"] in ("dchan_up", "dchan_down")]
+        return bool(names) and names[-1] == "dchan_up"
+
+    def why() -> str:
+        return f"ours: {live.events[-6:]}\nlibpri: {[e['event'] for e in out.events]}"
+
     try:
-        assert live.run_until(lambda: live.stack.link.up, 5)
+        # Both sides send SABME at start-up and each comes up on the other's UA: ours can be up
+        # while our UA is still in the relay, so wait for libpri's own report before the cut
+        # (a cut then drops that UA: libpri never comes up, so never goes down).
+        assert live.run_until(lambda: live.stack.link.up and libpri_up(), 20), why()
+        at_cut = len(live.events)
         relay.cut()
-        assert live.run_until(lambda: any(isinstance(e, LinkDown) for e in live.events), 5)
-        live.run_until(lambda: False, 1.0)  # both sides keep trying while the line is dead
+        assert live.run_until(lambda: ours(LinkDown, at_cut) >= 1 and not libpri_up(), 20), why()
+        # both sides keep trying while the line is dead: a SABME from each, after both saw it
+        seen = len(relay.dropped_frames)
+
+        def both_retry() -> bool:
+            later = relay.dropped_frames[seen:]
+            return sabmes_from(later, "left") >= 1 and sabmes_from(later, "right") >= 1
+
+        assert live.run_until(both_retry, 20), relay.dropped_frames[seen:]
         assert not live.stack.link.up
         cid = live.stack.place_call("123", "456")
         live.act()
-        assert isinstance(live.events[-1], Released) and live.events[-1].cause == 38
-        n_up = sum(isinstance(e, LinkUp) for e in live.events)
+        (refused,) = [e for e in live.events if isinstance(e, Released) and e.call_id == cid]
+        assert refused.cause == 38  # network out of order
+        n_up = ours(LinkUp)
         relay.restore()
-        assert live.run_until(lambda: sum(isinstance(e, LinkUp) for e in live.events) > n_up, 10), (
-            live.events[-5:]
-        )
+        assert live.run_until(lambda: ours(LinkUp) > n_up and libpri_up(), 20), why()
         cid = live.stack.place_call("5551000", "5552000", chan(switch))
         live.act()
         assert live.run_until(
-            lambda: any(isinstance(e, Connected) and e.call_id == cid for e in live.events), 5
-        )
+            lambda: any(isinstance(e, Connected) and e.call_id == cid for e in live.events), 20
+        ), why()
         live.stack.hangup(cid)
         live.act()
         assert live.run_until(
-            lambda: any(isinstance(e, Released) and e.call_id == cid for e in live.events), 5
-        )
+            lambda: any(isinstance(e, Released) and e.call_id == cid for e in live.events), 20
+        ), why()
     finally:
-        live.sock.close()
-        out, err = proc.communicate(timeout=10)
-        relay.stop.set()
-    theirs = Side(proc.returncode, parse_lines(out), err)
+        live.sock.close()  # the relay sees the close and closes libpri's end: layer 1 down
+        try:
+            proc.wait(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            relay.stop.set()
+    out.closed.wait(5)
+    err.closed.wait(5)
+    theirs = Side(proc.returncode, out.events, err.text)
+    assert theirs.rc == 0, (theirs.events, theirs.stderr)
     names = [e["event"] for e in theirs.events]
     assert "dchan_down" in names, names
     down = names.index("dchan_down")
+    assert "dchan_up" in names[:down], names
     assert "dchan_up" in names[down:], names
     assert names.index("ring", down) > down
     assert any(e["called"] == "5551000" for e in theirs.named("ring"))
