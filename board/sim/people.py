@@ -200,33 +200,40 @@ class Party:
         script = self._script
         if script is None:
             return
-        self._running = True
-        try:
-            self._wait = script.send(value) if self._wait is not None else next(script)
-        except StopIteration:
-            self._wait = None
-            if self._script is script:
-                self._script = None
-        finally:
-            self._running = False
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        if self._script is not script:  # stopped from inside
-            script.close()
-            self.net.want_polls(self, False)
+        while True:
+            self._running = True
+            try:
+                self._wait = script.send(value) if self._wait is not None else next(script)
+            except StopIteration:
+                self._wait = None
+                if self._script is script:
+                    self._script = None
+            finally:
+                self._running = False
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+            if self._script is not script:  # stopped from inside
+                script.close()
+                self.net.want_polls(self, False)
+                return
+            wait = self._wait
+            if wait is None:
+                self.net.want_polls(self, False)
+                return
+            cond, deadline = wait
+            # a condition only an event can change (or none: a sleep) needs no polling: the event
+            # kicks the party and a timer stands for the deadline
+            event_only = cond is None or getattr(cond, "event_only", False)
+            if event_only and cond is not None and cond():
+                # already holds: the event that would kick us has happened (e.g. an action
+                # queued while the party was busy dialling the previous one); go on at once
+                value = True
+                continue
+            self.net.want_polls(self, not event_only)
+            if event_only and deadline < math.inf:
+                self._deadline = self.net.after(max(0.0, deadline - self.now), self.kick)
             return
-        wait = self._wait
-        if wait is None:
-            self.net.want_polls(self, False)
-            return
-        cond, deadline = wait
-        # a condition only an event can change (or none: a sleep) needs no polling: the event
-        # kicks the party and a timer stands for the deadline
-        event_only = cond is None or getattr(cond, "event_only", False)
-        self.net.want_polls(self, not event_only)
-        if event_only and deadline < math.inf:
-            self._deadline = self.net.after(max(0.0, deadline - self.now), self.kick)
 
     def kick(self) -> None:
         """Something happened that may satisfy what the party waits for: look now."""

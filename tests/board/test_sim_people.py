@@ -148,3 +148,23 @@ def test_a_person_who_just_stopped_speaking_is_not_quiet_yet(blocks: int) -> Non
     caller.run(script())
     card.run(2.0)
     assert seen == [False]
+
+
+@pytest.mark.parametrize("mode", ["ring", "nailed"])
+def test_agent_dials_actions_queued_back_to_back(mode: str) -> None:
+    # the second request arrives while the agent is still dialling the first: once the first is
+    # done, the agent finds the second already waiting (no further event will announce it)
+    card, sb = _setup()
+    agent = card.login_agent(2, "1001", "4321", mode=mode)
+    sb.run(12.0)
+    assert agent.logged_in and agent.state == "idle"
+    agent.request("pause", "7")
+    agent.request("unpause")
+    sb.run(20.0)
+    codes = "".join(d for _, ch, d in sb.digits if ch == 2)
+    assert codes == "*111001#4321#" + "*137#" + "*14"
+    assert not agent.paused and agent.state == "idle"
+    agent.request("logout")
+    sb.run(10.0)
+    assert "".join(d for _, ch, d in sb.digits if ch == 2).endswith("*14*12")
+    assert agent.state == "logged_out"
