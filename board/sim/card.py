@@ -243,6 +243,7 @@ class SimCard(Card):
             echo=cfg.echo,
             voices=VoiceLibrary(cfg.voices),
             bchans=len(layout.bchannels) if cfg.pri is not None else 0,
+            zone=cfg.zone,
         )
         cadence = signals.RING_CADENCES[cfg.ring]
         net.lines = [CoLine(net, i, i + 1, cadence, cfg.zone, cfg.cid) for i in range(cfg.trunks)]

@@ -136,10 +136,12 @@ class Network:
         voices: VoiceLibrary,
         window: int = 5,
         bchans: int = 0,
+        zone: str = "us",
     ) -> None:
         self.trunks, self.stations, self.block = trunks, stations, block
         self.rows = trunks + stations + bchans  # PRI B-channels (pri.py) after the stations
         self.start, self.seed = start, seed
+        self.zone = zone  # the country's tones: what people recognise as busy or dial tone
         self.dt = block / RATE
         self.tick = 0
         self.now = start
@@ -162,6 +164,8 @@ class Network:
         self.notices: list[dict[str, Any]] = []  # events for control-socket subscribers
         self.notify_enabled = False
         self.recorders: dict[int, list[Recorder]] = {}
+        #: row -> a person's ear for tones: given every block its row hears (see `listen_to`)
+        self.ears: dict[int, Callable[[np.ndarray], None]] = {}
         # listener sources: each row's party, then each trunk's line echo
         self.listener = Listener(self.rows, block, window=window, sources=self.rows + trunks)
         self.listener.not_for[self.rows :] = np.arange(trunks)
@@ -268,6 +272,13 @@ class Network:
             row = party.row or 0
             self._scripted[row % len(self._scripted)][party.name] = party
 
+    def listen_to(self, row: int, ear: Callable[[np.ndarray], None] | None) -> None:
+        """Give `ear` every block `row` hears from now on (None: stop)."""
+        if ear is None:
+            self.ears.pop(row, None)
+        else:
+            self.ears[row] = ear
+
     def occupant(self, row: int) -> Party | None:
         if row < self.trunks:
             return self.lines[row].caller
@@ -324,6 +335,8 @@ class Network:
             for rec in recs:
                 if rec.what == "heard":
                     rec.blocks.append(heard[row].copy())
+        for row, ear in list(self.ears.items()):
+            ear(heard[row])
 
         self._run_timers()
         if self.traffic is not None:

@@ -22,14 +22,18 @@ Agent (`agent-ID`): sits at a station; logs in with `*11<agent>#<pin>#`, waits f
 confirmation; in `ring` mode hangs up and answers a ringing phone after 1–3 s, in `nailed` mode
 stays off hook and takes the beep + whisper as the sign of a call. After the whisper it greets;
 when it hears a caller it converses; it ends the call itself when the caller's plan says so
-(`ring`: on hook; `nailed`: hook flash); it notices the caller gone after hearing neither the
-caller for 8 s nor anything for 3 s. Then wrap-up: `*15` after `wrapup` seconds when given,
+(`ring`: on hook; `nailed`: hook flash). It notices the caller gone when it recognises the
+box's hang-up tone (busy, reorder or dial tone of the card's zone, found by the call-progress
+detector `cython_ext.cpt` in the audio the station hears; it hangs up 0.4–1 s after
+recognising it, about 2 s into a US busy tone), or else after hearing neither the caller for
+10 s nor anything for 3 s. Then wrap-up: `*15` after `wrapup` seconds when given,
 otherwise it leaves wrap-up to the box's timer. Pause (`*13<reason>#`), unpause (`*14`) and
 logout (`*12`) are queued actions it dials when idle.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -61,6 +65,10 @@ GREETING_QUIET = 1.2  # seconds of quiet that end a prompt
 CONFIRM_QUIET = 0.8
 RATE_SPREAD = 0.08
 TURN_YIELD = 2.0  # extra quiet a person waits for after its own turn
+#: call-progress tones that tell an agent the caller is gone (the box's hang-up tone)
+HANGUP_TONES = frozenset({"busy", "reorder", "dial"})
+#: seconds from recognising the hang-up tone to putting the handset down
+TONE_REACTION = (0.4, 1.0)
 AGENT_HELLOS = 3  # a nailed-up agent says hello this many times to a silent line
 HELLO_WAIT = 4.0  # seconds it waits for the caller after each hello
 
@@ -452,6 +460,9 @@ class Agent(Party):
         self.last_heard_caller = -math.inf
         self.calls = 0
         self.pending: deque[tuple[str, str]] = deque()
+        #: the hang-up tone this agent has recognised (and reacted to) on the current call
+        self.hangup_tone: str | None = None
+        self._call_no = 0
         # nailed: sound heard after this time is a call arriving (beep + whisper)
         self.free_since: float | None = None
         phone.occupant = self
@@ -543,19 +554,75 @@ class Agent(Party):
             yield from self._feature(self.codes.unpause)
             self.paused = False
 
+    def _start_ear(self) -> None:
+        """Listen to the handset for the box's hang-up tone (busy, reorder or dial tone) the
+        way a person does: from the audio (the call-progress detector over what the station
+        hears), reacting a human moment after recognising it."""
+        from cython_ext.cpt import CallProgressDetector
+
+        self._call_no += 1
+        call_no = self._call_no
+        self.hangup_tone = None
+        detector = CallProgressDetector(self.net.zone)
+        recognised = False
+
+        def ear(block: np.ndarray) -> None:
+            nonlocal recognised
+            if recognised:
+                return
+            for event in detector.process(block):
+                if event.tone in HANGUP_TONES:
+                    recognised = True
+                    self.net.notify("tone", party=self.name, tone=event.tone)
+                    delay = self.rng.uniform(*TONE_REACTION)
+                    self.net.after(delay, functools.partial(react, event.tone))
+                    return
+
+        def react(tone: str) -> None:
+            if self._call_no == call_no:
+                self.hangup_tone = tone
+                self.kick()
+
+        self.net.listen_to(self.phone.row, ear)
+
+    def _stop_ear(self) -> None:
+        self._call_no += 1
+        self.net.listen_to(self.phone.row, None)
+
     def _call(self) -> Script:
+        self._start_ear()
+        try:
+            yield from self._call_with_ear()
+        finally:
+            self._stop_ear()
+
+    def _call_with_ear(self) -> Script:
         self.state = "offered"
         self.caller = None
         t = self.now
         # the beep and whisper: wait for them to end (or for 2 s of nothing at all)
-        yield (lambda: self.quiet_for(0.6) and self.now - t >= 0.6, t + 15.0)
+        yield (
+            lambda: (self.quiet_for(0.6) and self.now - t >= 0.6) or self.hangup_tone is not None,
+            t + 15.0,
+        )
+        if self.hangup_tone is not None:
+            if not self._hang_up_call(f"{self.hangup_tone} tone"):
+                self.free_since = self.now
+            return
         # greet; on a silent line say hello again (the caller may be connected only after the
         # whisper, or what sounded like a call was the box's hang-up tone)
         first_hello = self.now
         for _ in range(AGENT_HELLOS):
             self.say_phrase(0)
             yield (lambda: not self.speaking, math.inf)
-            met = yield (self.when(lambda: self.caller is not None), self.now + HELLO_WAIT)
+            met = yield (
+                self.when(lambda: self.caller is not None or self.hangup_tone is not None),
+                self.now + HELLO_WAIT,
+            )
+            if self.hangup_tone is not None:
+                if not self._hang_up_call(f"{self.hangup_tone} tone"):
+                    self.free_since = self.now
+                return
             if met:
                 break
         else:
@@ -574,7 +641,9 @@ class Agent(Party):
 
         def gone() -> bool:
             nonlocal why
-            if self.now - self.last_heard_caller > 10.0:
+            if self.hangup_tone is not None:
+                why = f"{self.hangup_tone} tone"
+            elif self.now - self.last_heard_caller > 10.0:
                 why = "caller not heard for 10 s"
             elif not self.speaking and self.quiet_for(3.0):
                 why = "quiet for 3 s"

@@ -45,6 +45,9 @@ class Switchboard:
     answer_rings: int = 2
     nailed: bool = False
     detect_dtmf: bool = True
+    #: played to a ringing-mode agent's off-hook station after the caller hangs up (real audio:
+    #: the box's busy tone, or anything else) until the station goes on hook
+    after_caller: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         net = self.card.network
@@ -130,10 +133,15 @@ class Switchboard:
                         card.ring(ev.channel, False)
                         self._whisper(b)
             elif isinstance(ev, LoopCurrentDrop):
+                b = self.calls.get(ev.channel)
                 self._end_trunk(ev.channel)
+                station = b.station if b is not None else None
+                if station and self.after_caller is not None and self.station_off[station]:
+                    self.station_prompts[station] = [self.after_caller, 0]
             elif isinstance(ev, (OnHook, HookFlash)):
                 if isinstance(ev, OnHook):
                     self.station_off[ev.channel] = False
+                    self.station_prompts.pop(ev.channel, None)
                 for b in list(self.calls.values()):
                     if b.station == ev.channel:
                         self._end_trunk(b.trunk)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from simtools import START
+from simtools import START, music
 from switchboard import Switchboard
 
 from board.sim.card import SimCard
@@ -168,3 +168,45 @@ def test_agent_dials_actions_queued_back_to_back(mode: str) -> None:
     sb.run(10.0)
     assert "".join(d for _, ch, d in sb.digits if ch == 2).endswith("*14*12")
     assert agent.state == "logged_out"
+
+
+def _caller_hangs_up_to(zone: str, after_caller: np.ndarray) -> tuple[float, list[str]]:
+    """A ring-mode agent's call the caller ends; the station then hears `after_caller`.
+    Returns (seconds from the caller's hang-up to the agent's, the agent's call_end reasons)."""
+    card, sb = _setup(query=f"&zone={zone}", after_caller=after_caller)
+    card.network.notify_enabled = True
+    agent = card.login_agent(2, "1001", "4321", mode="ring")
+    sb.run(10.0)
+    caller = card.call(1, number="4045550123", hold=12.0, ender="caller")
+    sb.run(45.0)
+    assert caller.end_reason == "done" and agent.calls == 1 and agent.state == "idle"
+    (drop,) = _times(sb, "LoopCurrentDrop", 1)
+    on_hook = _times(sb, "OnHook", 2)[-1]
+    reasons = [
+        n["reason"]
+        for n in card.network.notices
+        if n["event"] == "call_end" and n["party"] == agent.name
+    ]
+    return on_hook - drop, reasons
+
+
+@pytest.mark.parametrize("zone", ["us", "uk"])
+def test_agent_hangs_up_on_hearing_the_busy_tone(zone: str) -> None:
+    # the zone's busy tone as the box's tone generator plays it (US 480+620 Hz 0.5/0.5 s, UK
+    # 400 Hz 0.375/0.375 s): recognised from the audio after about three cadence steps, then a
+    # human 0.4-1 s before the handset goes down -- not the 3-10 s of waiting for the caller
+    from cython_ext.tones import ToneGenerator
+    from cython_ext.tones import zone as tone_zone
+
+    busy = ToneGenerator(tone_zone(zone).tone("busy")).generate(30 * 8000).astype(np.int16)
+    delay, reasons = _caller_hangs_up_to(zone, busy)
+    assert reasons == ["busy tone"]
+    assert 1.0 < delay < 3.0
+
+
+def test_agent_does_not_take_music_for_the_busy_tone() -> None:
+    # loud audio that is no tone (music) after the caller left: the agent waits for the caller
+    # (10 s without hearing them) before giving up
+    delay, reasons = _caller_hangs_up_to("us", music(30.0))
+    assert reasons == ["caller not heard for 10 s"]
+    assert delay > 8.0
