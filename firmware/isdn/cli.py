@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="hang up MS after answer; a placed call unanswered after MS is abandoned",
     )
+    peer.add_argument(
+        "--give-up-after",
+        type=int,
+        metavar="MS",
+        help="abandon a placed call still unanswered after MS (default: --hangup-after)",
+    )
     peer.add_argument("--reject", type=int, metavar="CAUSE", help="reject incoming calls")
     peer.add_argument(
         "--expect-cause",
@@ -164,8 +170,9 @@ class PeerRunner:
         cid = self.stack.place_call(a.place_call[0], a.place_call[1], a.channel)
         self.sc.placed += 1
         self.sc.ours.add(cid)
-        if a.hangup_after is not None:
-            self.sc.timers[("hangup", cid)] = now + a.hangup_after / 1000
+        give_up = a.hangup_after if a.give_up_after is None else a.give_up_after
+        if give_up is not None:
+            self.sc.timers[("hangup", cid)] = now + give_up / 1000
 
     def handle(self, ev: IsdnEvent, now: float) -> None:
         a, sc, st = self.args, self.sc, self.stack

@@ -267,7 +267,17 @@ def test_back_to_back_calls(libpri_peer: Path, switch: str, role: str) -> None:
     ours, theirs = run_pair(
         libpri_peer,
         ours_args(
-            switch, role, "--place-call", "900", "901", "--calls", "4", "--hangup-after", "50"
+            switch,
+            role,
+            "--place-call",
+            "900",
+            "901",
+            "--calls",
+            "4",
+            "--hangup-after",
+            "50",
+            "--give-up-after",
+            "10000",  # libpri answers in ms; only a stall on a slow runner gives up
         ),
         theirs_args(switch, role, "--answer", "--serve"),
     )
