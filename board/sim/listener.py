@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from cython_ext.levels import rms_for
 
@@ -213,23 +214,7 @@ class Listener:
             return []
         rows, heard_energy = rows[audible], heard_energy[audible]
         heard = self._heard[rows, a * b : e * b]
-        best = np.zeros((rows.size, self.sources), dtype=np.float32)
-        best_lag = np.zeros((rows.size, self.sources), dtype=np.intp)
-        blocked = rows[:, None] == self.not_for[None, :]
-        for lag in range(self.max_lag + 1):
-            if self.blocks - self.window - lag < 0:
-                break
-            a, e = self._window(lag)
-            energy = self._sent_energy[:, a:e].sum(axis=1)
-            loud = energy > self._gate
-            if not loud.any():
-                continue
-            dots = heard @ self._sent[:, a * b : e * b].T
-            rho = dots / np.sqrt(np.outer(heard_energy, np.where(loud, energy, np.inf)))
-            rho[blocked] = 0.0
-            better = rho > best
-            best = np.where(better, rho, best)
-            best_lag = np.where(better, lag, best_lag)
+        best, best_lag = self._best_lags(rows, heard, heard_energy)
         out: list[Match] = []
         hits = (best >= self.threshold) & (best > 0.0)
         for li in np.nonzero(hits.any(axis=1))[0]:
@@ -244,6 +229,49 @@ class Listener:
                 int(rows[li]), heard[li], float(heard_energy[li]), found, best_lag[li, found]
             )
         return out
+
+    def _best_lags(
+        self, rows: np.ndarray, heard: np.ndarray, heard_energy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each listener row × source: the best rho over lags 0…max_lag and its lag (the
+        smallest lag of equal ones; rho 0 where no lag is loud or the pair is blocked).
+
+        The whole history is one contiguous stretch of the doubled ring (oldest first), so
+        every lag's window is a view into it: the sources loud in any window are gathered
+        once and correlated with all lags in one matrix product."""
+        best = np.zeros((rows.size, self.sources), dtype=np.float32)
+        best_lag = np.zeros((rows.size, self.sources), dtype=np.intp)
+        w, lags, b = self.window, self.max_lag + 1, self.b
+        available = min(lags, self.blocks - w + 1)  # lags with a full window recorded
+        if available <= 0:
+            return best, best_lag
+        a0 = (self.blocks - w - self.max_lag) % self.history  # the window at max_lag
+        # energy of each source's window at each lag (column = lag; the ring holds oldest first)
+        e_hist = self._sent_energy[:, a0 : a0 + self.history]
+        energy = e_hist[:, w - 1 : w - 1 + lags].copy()
+        for k in range(w - 1):
+            energy += e_hist[:, k : k + lags]
+        energy = energy[:, ::-1]
+        loud = energy > self._gate
+        loud[:, available:] = False
+        src = np.flatnonzero(loud.any(axis=1))
+        if not src.size:
+            return best, best_lag
+        hist = self._sent[src, a0 * b : (a0 + self.history) * b]  # a copy: rows contiguous
+        step = hist.strides[1]
+        windows = as_strided(hist, (src.size, lags, w * b), (hist.strides[0], b * step, step))
+        # (sources × lags, w·b), lag 0 first
+        stacked = windows[:, ::-1].reshape(src.size * lags, w * b)
+        dots = (heard @ stacked.T).reshape(rows.size, src.size, lags)
+        e_src = np.where(loud[src], energy[src], np.inf)
+        rho = dots / np.sqrt(heard_energy[:, None, None] * e_src[None, :, :])
+        rho[rows[:, None] == self.not_for[None, src]] = 0.0
+        lag_of = np.argmax(rho, axis=2)
+        top = np.take_along_axis(rho, lag_of[:, :, None], axis=2)[:, :, 0]
+        positive = top > 0.0
+        best[:, src] = np.where(positive, top, 0.0)
+        best_lag[:, src] = np.where(positive, lag_of, 0)
+        return best, best_lag
 
     def _sent_window(self, source: int, lag: int) -> np.ndarray:
         a, e = self._window(lag)

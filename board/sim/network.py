@@ -164,8 +164,9 @@ class Network:
         self.notices: list[dict[str, Any]] = []  # events for control-socket subscribers
         self.notify_enabled = False
         self.recorders: dict[int, list[Recorder]] = {}
-        #: row -> a person's ear for tones: given every block its row hears (see `listen_to`)
-        self.ears: dict[int, Callable[[np.ndarray], None]] = {}
+        #: row -> a person's ear for tones and the blocks its row heard since it last listened
+        self.ears: dict[int, tuple[Callable[[np.ndarray], None], list[np.ndarray]]] = {}
+        self._ear_window = window
         # listener sources: each row's party, then each trunk's line echo
         self.listener = Listener(self.rows, block, window=window, sources=self.rows + trunks)
         self.listener.not_for[self.rows :] = np.arange(trunks)
@@ -273,11 +274,12 @@ class Network:
             self._scripted[row % len(self._scripted)][party.name] = party
 
     def listen_to(self, row: int, ear: Callable[[np.ndarray], None] | None) -> None:
-        """Give `ear` every block `row` hears from now on (None: stop)."""
+        """Give `ear` all `row` hears from now on, `window` blocks (100 ms) at a time, as a
+        person listens (None: stop)."""
         if ear is None:
             self.ears.pop(row, None)
         else:
-            self.ears[row] = ear
+            self.ears[row] = (ear, [])
 
     def occupant(self, row: int) -> Party | None:
         if row < self.trunks:
@@ -335,8 +337,12 @@ class Network:
             for rec in recs:
                 if rec.what == "heard":
                     rec.blocks.append(heard[row].copy())
-        for row, ear in list(self.ears.items()):
-            ear(heard[row])
+        for row, (ear, blocks) in list(self.ears.items()):
+            blocks.append(heard[row].copy())
+            if len(blocks) >= self._ear_window:  # people listen in 100 ms steps
+                samples = np.concatenate(blocks)
+                blocks.clear()
+                ear(samples)
 
         self._run_timers()
         if self.traffic is not None:
@@ -359,7 +365,12 @@ class Network:
         for cb in done:  # before anyone looks: a clip that ended this tick has ended
             cb()
         trunk_rows = np.flatnonzero(self.trunk_busy)
-        out_rows = np.union1d(np.fromiter(rows, dtype=np.intp, count=len(rows)), trunk_rows)
+        if rows:
+            carrying = self.trunk_busy.copy()
+            carrying[list(rows)] = True
+            out_rows = np.flatnonzero(carrying)
+        else:
+            out_rows = trunk_rows
         self._active_rows = out_rows
         rx = np.zeros((self.rows, self.block), dtype=np.int16)
         echo_rows = np.zeros(0, dtype=np.intp)
