@@ -114,3 +114,63 @@ def test_find_locates_a_prompt_in_a_recording() -> None:
     at, rho = find(noise, greeting)
     assert rho < 0.2
     assert find(greeting[:100], greeting) == (-1, 0.0)
+
+
+def _best_lags_lag_by_lag(
+    lis: Listener, rows: np.ndarray, heard: np.ndarray, heard_energy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The definition, one lag at a time: rho over every source's window at each lag (0 for a
+    quiet window or a blocked pair), the first lag of the highest positive rho."""
+    best = np.zeros((rows.size, lis.sources), dtype=np.float32)
+    best_lag = np.zeros((rows.size, lis.sources), dtype=np.intp)
+    b = lis.b
+    for lag in range(lis.max_lag + 1):
+        if lis.blocks - lis.window - lag < 0:
+            break
+        a, e = lis._window(lag)
+        energy = lis._sent_energy[:, a:e].sum(axis=1)
+        loud = energy > lis._gate
+        dots = heard @ lis._sent[:, a * b : e * b].T
+        rho = dots / np.sqrt(np.outer(heard_energy, np.where(loud, energy, np.inf)))
+        rho[rows[:, None] == lis.not_for[None, :]] = 0.0
+        better = rho > best
+        best = np.where(better, rho, best)
+        best_lag = np.where(better, lag, best_lag)
+    return best, best_lag
+
+
+@pytest.mark.parametrize("ticks", [3, 5, 8, 11, 40])
+def test_all_lags_in_one_product_equal_the_lag_by_lag_definition(
+    speech: list[np.ndarray], ticks: int
+) -> None:
+    # 6 talkers (4 voices, one of them repeated 2 blocks late, one silent after a while) and
+    # their echoes, 3 listeners hearing mixes; from the first ticks (lags not yet recorded) on
+    lis = Listener(5, B, sources=8)
+    lis.not_for[5:8] = [0, 1, 2]
+    rng = np.random.default_rng(3)
+    for k in range(ticks):
+        sent = np.zeros((8, B), dtype=np.int16)
+        for c, x in enumerate(speech):
+            sent[c] = x[k * B : (k + 1) * B]
+        if k >= 2:
+            sent[4] = speech[0][(k - 2) * B : (k - 1) * B]
+        if k > 6:
+            sent[1] = 0
+        sent[5:8] = (rng.standard_normal((3, B)) * 300).astype(np.int16)
+        heard = np.zeros((5, B), dtype=np.int16)
+        j = max(k - 3, 0)
+        heard[0] = speech[0][j * B : (j + 1) * B] // 2 + speech[2][k * B : (k + 1) * B] // 2
+        heard[1] = speech[1][j * B : (j + 1) * B]
+        heard[2] = (rng.standard_normal(B) * 500).astype(np.int16)
+        lis.push_rows(np.arange(8), sent, np.arange(5), heard)
+        if lis.blocks < lis.window:
+            continue
+        rows = np.arange(3)
+        a, e = lis._window(0)
+        heard_energy = lis._heard_energy[rows, a:e].sum(axis=1)
+        window = lis._heard[rows, a * lis.b : e * lis.b]
+        best, best_lag = lis._best_lags(rows, window, heard_energy)
+        want, want_lag = _best_lags_lag_by_lag(lis, rows, window, heard_energy)
+        np.testing.assert_allclose(best, want, rtol=1e-5, atol=1e-6)
+        assert ((best_lag == want_lag) | (want < 0.05)).all()
+    assert lis.blocks == ticks
