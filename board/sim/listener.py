@@ -18,8 +18,10 @@ what is left after the better ones are taken out (a look-alike explains nothing)
 
 Cost: both sides are summed over 4 samples first (a 2 kHz view: an exact copy still correlates
 to 1, and voices are told apart by their low-frequency waveform anyway), the history lives in a
-doubled ring so every lagged window is a contiguous slice (one matrix product per lag, no
-copies), and listeners are evaluated in `window` staggered groups, one group per tick, so every
+doubled ring so the whole history is one contiguous stretch and every lagged window a view into
+it (the sources loud in some window are gathered once and correlated with all lags in one matrix
+product; quiet sources cannot match and are skipped), and listeners are evaluated in `window`
+staggered groups, one group per tick, so every
 listener is heard every `window` ticks and no tick carries the whole load.
 
 The same arithmetic over a whole recording is `find()`: where (and how well) a known signal — a
@@ -33,7 +35,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from cython_ext.levels import rms_for
 
@@ -259,7 +260,9 @@ class Listener:
             return best, best_lag
         hist = self._sent[src, a0 * b : (a0 + self.history) * b]  # a copy: rows contiguous
         step = hist.strides[1]
-        windows = as_strided(hist, (src.size, lags, w * b), (hist.strides[0], b * step, step))
+        windows = np.ndarray(
+            (src.size, lags, w * b), hist.dtype, hist, 0, (hist.strides[0], b * step, step)
+        )
         # (sources × lags, w·b), lag 0 first
         stacked = windows[:, ::-1].reshape(src.size * lags, w * b)
         dots = (heard @ stacked.T).reshape(rows.size, src.size, lags)
@@ -267,7 +270,7 @@ class Listener:
         rho = dots / np.sqrt(heard_energy[:, None, None] * e_src[None, :, :])
         rho[rows[:, None] == self.not_for[None, src]] = 0.0
         lag_of = np.argmax(rho, axis=2)
-        top = np.take_along_axis(rho, lag_of[:, :, None], axis=2)[:, :, 0]
+        top = rho.max(axis=2)
         positive = top > 0.0
         best[:, src] = np.where(positive, top, 0.0)
         best_lag[:, src] = np.where(positive, lag_of, 0)

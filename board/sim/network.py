@@ -377,7 +377,7 @@ class Network:
         echo: np.ndarray | None = None
         if out_rows.size:
             # on hook / unanswered: the party's voice does not reach the box
-            sent[out_rows] *= self.connected[out_rows, None]
+            sent[out_rows[~self.connected[out_rows]]] = 0
             mix = sent[out_rows].astype(np.float32)
             mix += sounds[out_rows]
             if self._echo_len and self.offhook_trunks.any():
