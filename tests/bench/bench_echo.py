@@ -9,9 +9,9 @@ none in its echo canceller); callbox and spandsp are also shown with their NLP.
 Speed: channels per core in real time, from the best of 5 runs over the same 10 s of audio, in
 CPU time of this process (the machines are shared; wall-clock time would count other jobs),
 in three rounds (printed: each round's ratios, the channels per core of the median round, the
-median ratios). callbox runs through its Python API (one call per 20 ms block, as the media engine calls it), the
-anchors through a C loop (bench_echo_shim.c, no Python per frame; this favours them). Also the
-share of one core that 120 trunk channels (four E1 spans) cost.
+median ratios). callbox runs through its Python API (one call per 20 ms block, as the media
+engine calls it), the anchors through a C loop (bench_echo_shim.c, no Python per frame; this
+favours them). Also the share of one core that 120 trunk channels (four E1 spans) cost.
 
 Debian packages: libspeexdsp-dev, libspandsp-dev (headers + libraries for the shim), a C
 compiler, espeak-ng and sox (speech). Run: python3 tests/bench/bench_echo.py
