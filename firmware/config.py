@@ -263,6 +263,18 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The technicians' serial console (firmware/console)."""
+
+    port: str = ""  # serial device; "" = no console program under supervisord
+    baud: int = 115200
+    password_file: Path = Path("/var/lib/callbox/console-password")  # the scrypt hash, mode 0600
+    max_failures: int = 5  # failed logins in a row before the lockout
+    lockout_s: float = 300.0
+    idle_timeout_s: float = 600.0  # a logged-in session with no input this long is logged out
+
+
+@dataclass(frozen=True)
 class SimConfig:
     seed: int = 1
     calls_per_hour: float = 60.0
@@ -293,6 +305,7 @@ class Config:
     recording: RecordingConfig
     sim: SimConfig
     spans: Mapping[str, Span] = field(default_factory=dict)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def trunk_for_channel(self, channel: int) -> TrunkGroup | None:
         for group in self.trunks.values():
@@ -997,6 +1010,31 @@ def _read_records(root: _Table) -> RecordsConfig:
     return rc
 
 
+_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+
+
+def _read_console(root: _Table, records: RecordsConfig) -> ConsoleConfig:
+    r = root.r
+    t = root.table("console")
+    port = t.text("port", "")
+    baud = t.number("baud", 115200, lo=1, integer=True)
+    if baud not in _BAUDS:
+        r.problem(t.key("baud"), f"{baud} is not a serial speed", ", ".join(map(str, _BAUDS)))
+        baud = 115200
+    if port and not port.startswith("/"):
+        r.problem(t.key("port"), f"{port!r} is not a device path", 'e.g. port = "/dev/ttyS0"')
+    c = ConsoleConfig(
+        port=port,
+        baud=baud,
+        password_file=r.resolve(t.text("password_file", str(records.dir / "console-password"))),
+        max_failures=t.number("max_failures", 5, lo=1, hi=100, integer=True),
+        lockout_s=t.number("lockout_s", 300.0, lo=1, hi=86400, unit=" s"),
+        idle_timeout_s=t.number("idle_timeout_s", 600.0, lo=10, hi=86400, unit=" s"),
+    )
+    t.done()
+    return c
+
+
 def _read_recording(
     root: _Table, records: RecordsConfig, queues: Mapping[str, Queue]
 ) -> RecordingConfig:
@@ -1150,6 +1188,7 @@ def parse_config(text: str, path: str | Path = "<string>") -> Config:
     recording = _read_recording(root, records, queues)
     sim = _read_sim(root, agents, stations)
     spans = _read_spans(root)
+    console = _read_console(root, records)
     root.done()
     config = Config(
         path=path,
@@ -1167,6 +1206,7 @@ def parse_config(text: str, path: str | Path = "<string>") -> Config:
         recording=recording,
         sim=sim,
         spans=spans,
+        console=console,
     )
     _cross_checks(r, config)
     if r.problems:
