@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dsp": ("firmware.dsptools", "run a DSP kernel on WAV files or generate test signals"),
     "isdn": ("firmware.isdn.cli", "the ISDN PRI stack on its own (`callbox isdn peer …`)"),
     "status": ("firmware.commands.status", "show what the running box is doing"),
+    "console": ("firmware.console.main", "the technicians' serial console (`--port /dev/ttyS0`)"),
 }
 
 

@@ -126,10 +126,13 @@ def box_programs(
     calld_args: Sequence[str] = (),
     mqtt_args: Sequence[str] = (),
     mosquitto_config: Path | None = None,
+    console_port: str = "",
 ) -> list[Program]:
     """callbox-media, callbox-calld, the watchdog listener, and a private broker if given.
 
     `mqtt_args` (broker overrides, firmware/status/broker.py) go to calld and the watchdog.
+    callbox-console (the serial console) only when `console_port` is set (the config's
+    `[console] port`): a laptop without a serial port runs the box without it.
     """
     rt = Path(runtime_dir)
     programs = []
@@ -168,6 +171,24 @@ def box_programs(
             event_listener_events=("PROCESS_STATE",),
         ),
     ]
+    if console_port:
+        programs.append(
+            Program(
+                "callbox-console",
+                [
+                    python,
+                    "-m",
+                    "firmware.console.main",
+                    "--config",
+                    str(config),
+                    "--port",
+                    console_port,
+                    "--socket",
+                    str(rt / "calld.sock"),
+                ],
+                priority=30,
+            )
+        )
     return programs
 
 
@@ -179,7 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
     args = ap.parse_args(argv)
     (args.runtime_dir / "logs").mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = supervisord_conf(args.runtime_dir, box_programs(args.config, args.runtime_dir))
+    from firmware.config import ConfigError, load_config
+
+    try:
+        console_port = load_config(args.config).console.port
+    except (ConfigError, OSError) as exc:  # calld reports the config; the box still starts
+        print(f"firmware.supervisor: no console (config: {exc})", file=sys.stderr)
+        console_port = ""
+    programs = box_programs(args.config, args.runtime_dir, console_port=console_port)
+    text = supervisord_conf(args.runtime_dir, programs)
     if args.output:
         tmp = args.output.with_suffix(".tmp")
         tmp.write_text(text)

@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         calld_args=["--media-socket", str(rt / "media.sock")],
         mqtt_args=plan.calld_args if plan else (),
         mosquitto_config=plan.mosquitto_config if plan else None,
+        console_port=config.console.port,
     )
     conf = rt / "supervisord.conf"
     conf.write_text(supervisord_conf(rt, programs))

@@ -1,0 +1,1 @@
+"""callbox-console: the technicians' serial console (README.md beside this file)."""
