@@ -122,8 +122,8 @@ def alarm_lines(snapshot: dict[str, Any]) -> list[str]:
                 f"for {_age(now, s.get('since'))}"
             )
     media = view.status.get("media") or {}
-    if media.get("state") not in (None, "running"):
-        out.append(f"media engine: {media.get('state')}")
+    if media.get("state") == "down":  # calld's link to the media engine (status/topics.py)
+        out.append(f"media engine: down since {_age(now, media.get('since'))}")
     recent = [e for e in view.recent if e.get("kind") == "alarm"]
     if recent:
         out.append("recent alarm events:")

@@ -26,7 +26,7 @@ SNAPSHOT: dict[str, Any] = {
     "media": {"now": 1000.0, "state": "running", "clock": "virtual", "errors": 0},
     "mqtt": None,
     "view": {
-        "status": {"state": "online", "clock": "virtual", "media": {"state": "running"}},
+        "status": {"state": "online", "clock": "virtual", "media": {"state": "up"}},
         "queues": {"sales": {"waiting": 2, "oldest_since": 970.0, "offered": 9, "answered": 7}},
         "agents": {"1001": {"name": "Alice", "state": "on_call", "since": 940.0}},
         "ports": {"1": {"kind": "fxo", "name": "main", "state": "idle", "since": 0.0}},
@@ -204,3 +204,13 @@ def test_logout_returns_to_the_password_prompt() -> None:
     s = logged_in()
     text, _ = run(s, b"logout\r")
     assert text.endswith("password: ") and s.state == "login"
+
+
+def test_alarms_reports_the_media_engine_link_down_and_nothing_when_all_is_well() -> None:
+    view = SNAPSHOT["view"]
+    down = {**view, "status": {"media": {"state": "down", "since": 990.0}}}
+    lines = render_command("alarms", "", {**SNAPSHOT, "view": down})
+    assert "media engine: down since 0:10" in lines
+    calm_span = {**view["spans"]["carrier"], "alarm": "clear", "link": "up"}
+    calm = {**view, "spans": {"carrier": calm_span}, "recent": []}
+    assert render_command("alarms", "", {**SNAPSHOT, "view": calm}) == ["no alarms"]
