@@ -63,8 +63,15 @@ class SpanLink:
         self.started = False
         self.restarted = False
         self.calls: dict[int, int] = {}  # card channel -> ISDN call id
-        self.channel_of: dict[int, int] = {}  # ISDN call id -> card channel
         self.published: tuple[Any, ...] | None = None
+
+    def drop_call(self, call_id: int) -> int | None:
+        """Forget the ISDN call `call_id`; its card channel, or None if it was not ours."""
+        for ch, cid in self.calls.items():
+            if cid == call_id:
+                del self.calls[ch]
+                return ch
+        return None
 
     def status(self, now: float) -> SpanStatus:
         st = self.stack.status()
@@ -250,10 +257,9 @@ class SpanCallControl(CallControl):
         elif isinstance(e, ev.IncomingCall):
             self._incoming(link, e, now)
         elif isinstance(e, ev.Disconnected | ev.Released):
-            ch = link.channel_of.pop(e.call_id, None)
+            ch = link.drop_call(e.call_id)
             if ch is None:
                 return
-            link.calls.pop(ch, None)
             call = self.calls.get(self.call_on_trunk.get(ch, ""))
             if call is not None:
                 log.info("span %s: call on %d cleared by the network, cause %d (%s)",
@@ -269,7 +275,6 @@ class SpanCallControl(CallControl):
             return
         stack.proceeding(e.call_id, now=now)
         link.calls[ch] = e.call_id
-        link.channel_of[e.call_id] = ch
         number = e.calling if e.calling_presentation == "allowed" else ""
         self.ringing.pop(ch, None)
         ringing = Ringing(ch, now, now, rings=1, number=number, name=e.display or "")
@@ -294,8 +299,7 @@ class SpanCallControl(CallControl):
                 if cmd.offhook:
                     link.stack.answer(call_id, now=now)
                 else:
-                    link.calls.pop(cmd.channel, None)
-                    link.channel_of.pop(call_id, None)
+                    del link.calls[cmd.channel]
                     link.stack.hangup(call_id, NORMAL_CLEARING, now=now)
             elif isinstance(cmd, p.Detect) and (cmd.callerid or cmd.cpt):
                 out.append(replace(cmd, callerid=False, cpt=False))
