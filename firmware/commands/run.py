@@ -75,9 +75,6 @@ def absolute_paths(value: Any, base: Path) -> Any:
     return value
 
 
-_absolute = absolute_paths  # the name tests/integration imports
-
-
 def sim_url(url: str, params: dict[str, Any]) -> str:
     """`url` (a sim:// card) with `params` added to its query; floats in their short form."""
 

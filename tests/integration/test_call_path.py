@@ -30,7 +30,7 @@ import pytest
 import tomli_w
 
 from cython_ext.wavfile import read_wav
-from firmware.commands.run import _absolute
+from firmware.commands.run import absolute_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_TOML = ROOT / "firmware" / "dev.toml"
@@ -227,7 +227,7 @@ def box_config(
     """dev.toml cut down to one trunk and two stations in `mode` (agents 1001, 1002 in sales),
     its relative prompt paths made absolute, records/sockets in `tmp`, MQTT on the test broker."""
     with open(DEV_TOML, "rb") as fh:
-        data = _absolute(tomllib.load(fh), DEV_TOML.parent)
+        data = absolute_paths(tomllib.load(fh), DEV_TOML.parent)
     data["box"].update(site="itest", id=box_id, clock="virtual", virtual_start=EPOCH)
     data["board"]["card"] = (
         f"sim://?trunks=1&stations=2&seed=7&zone=us&control={tmp / 'sim.sock'}&start={EPOCH}"
